@@ -1,0 +1,57 @@
+// swift-tools-version: 6.1
+// The privacy boundary is visible here: the coordinator targets (added with the federation
+// issue) depend on Federation and Seal only, never on LLM, Tuning or Memory.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "PersonalLLM",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pclient", targets: ["pclient"]),
+        .executable(name: "pbench", targets: ["pbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries: a module map and a shim header each, nothing else.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // Hand-written SIMD kernels with runtime CPU dispatch, and the worker pool that runs them.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+        ),
+
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: swiftSettings),
+        .target(name: "GGUF", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
+        .target(name: "LLM", dependencies: ["Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
+
+        .executableTarget(
+            name: "pclient",
+            dependencies: ["LLM", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "pbench",
+            dependencies: ["LLM", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
+        .testTarget(name: "LLMTests", dependencies: ["LLM", "Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,3 @@
+#pragma once
+// Placeholder until the kernels land.
+int pk_placeholder(void);

@@ -1,0 +1,1 @@
+int pk_placeholder(void) { return 0; }
