@@ -36,21 +36,23 @@ let package = Package(
         .target(name: "GGUF", dependencies: ["Tensor"], swiftSettings: swiftSettings),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
         .target(name: "LLM", dependencies: ["Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
+        .target(name: "Seal", dependencies: ["CSodium"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "pclient",
-            dependencies: ["LLM", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LLM", "Tokenizer", "GGUF", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "pbench",
-            dependencies: ["LLM", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LLM", "Tokenizer", "GGUF", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
+        .testTarget(name: "SealTests", dependencies: ["Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -1,1 +1,0 @@
-int pk_placeholder(void) { return 0; }

@@ -1,0 +1,62 @@
+public import Tensor
+import GGUF
+
+/// How the forward pass computes its matrix products.
+public enum NumericPath: String, Sendable, CaseIterable {
+    /// Weights dequantized to f32 once, f32 math through BLAS: reproduces a float32 reference.
+    case exact
+    /// Weights read in their quantized blocks by SIMD kernels, activations kept in f32.
+    case fast
+    /// As `fast`, with activations rounded to 8-bit blocks and integer dot products (llama.cpp's way).
+    case fastQ8 = "fast-q8"
+}
+
+/// The weight W (out, in) of one linear map y = x · Wᵀ, kept as the file stores it (quantized rows in
+/// the memory-mapped GGUF) and, for the exact path, as f32.
+public final class Linear: @unchecked Sendable {
+    public let name: String
+    public let outFeatures: Int
+    public let inFeatures: Int
+    public let type: QuantType
+    /// Rows of `inFeatures` elements in `type`, inside the mapped file (kept alive by the model).
+    public let raw: UnsafeRawPointer
+    public let rowBytes: Int
+    /// f32 copy of W (out, in), present when the exact path asked for it.
+    public private(set) var dense: FloatBuffer?
+
+    init(file: GGUFFile, name: String, outFeatures: Int, inFeatures: Int) throws {
+        guard let info = file.tensor(named: name) else {
+            throw LLMError(.missingTensor, "the model has no tensor \(name)")
+        }
+        guard info.dimensions == [inFeatures, outFeatures] else {
+            throw LLMError(.badTensorShape,
+                "tensor \(name) has shape \(info.dimensions), expected [\(inFeatures), \(outFeatures)]")
+        }
+        guard info.type.canDequantize else {
+            throw LLMError(.unsupportedModel, "tensor \(name) uses \(info.type.name), which this runtime cannot read yet")
+        }
+        self.name = name
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.type = info.type
+        self.raw = file.data(for: info).baseAddress!
+        self.rowBytes = try info.type.byteCount(elements: inFeatures)
+    }
+
+    /// Builds the f32 copy used by the exact path (and by batched products when asked).
+    public func makeDense() throws {
+        if dense != nil { return }
+        let buffer = FloatBuffer(count: outFeatures * inFeatures, zeroed: false)
+        try Dequantize.run(type, src: raw, count: outFeatures * inFeatures, into: buffer.pointer)
+        dense = buffer
+    }
+
+    /// One row of W as f32 (the embedding lookup reads token_embd this way).
+    public func row(_ r: Int, into out: UnsafeMutablePointer<Float>) throws {
+        if let dense {
+            out.update(from: dense.pointer + r * inFeatures, count: inFeatures)
+        } else {
+            try Dequantize.run(type, src: raw + r * rowBytes, count: inFeatures, into: out)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How the next token is chosen from the logits. Temperature 0 means greedy (argmax).
+/// Order of application, as llama.cpp's default chain: repetition penalty → top-k → top-p → min-p →
+/// temperature → draw.
+public struct SamplingParameters: Sendable, Equatable {
+    public var temperature: Float = 0.7
+    public var topK: Int = 40                 // 0 disables
+    public var topP: Float = 0.95             // 1 disables
+    public var minP: Float = 0.05             // 0 disables
+    public var repetitionPenalty: Float = 1.1 // 1 disables
+    public var repetitionWindow: Int = 64     // how many recent tokens the penalty looks at
+    public var seed: UInt64 = 0x5EED
+
+    public init() {}
+
+    public static var greedy: SamplingParameters {
+        var p = SamplingParameters()
+        p.temperature = 0
+        p.repetitionPenalty = 1
+        return p
+    }
+
+    public var isGreedy: Bool { temperature <= 0 }
+}
+
+/// A seeded draw from logits. Deterministic for a given seed and input.
+public struct Sampler: Sendable {
+    public let parameters: SamplingParameters
+    private var rng: Xoshiro256
+
+    public init(_ parameters: SamplingParameters) {
+        self.parameters = parameters
+        rng = Xoshiro256(seed: parameters.seed)
+    }
+
+    /// Picks the next token from `logits` given the tokens seen so far (`history`, for the penalty).
+    public mutating func next(logits input: [Float], history: [Int]) -> Int {
+        var logits = input
+        let p = parameters
+        if p.repetitionPenalty != 1 {
+            // CTRL-style penalty on tokens seen in the window: positive logits divided, negative multiplied.
+            for id in Set(history.suffix(p.repetitionWindow)) where id >= 0 && id < logits.count {
+                logits[id] = logits[id] > 0 ? logits[id] / p.repetitionPenalty : logits[id] * p.repetitionPenalty
+            }
+        }
+        if p.isGreedy { return Sampler.argmax(logits) }
+
+        // Candidates sorted by logit, descending; top-k first so the sort stays small.
+        var candidates: [(id: Int, logit: Float)]
+        let k = p.topK > 0 ? min(p.topK, logits.count) : logits.count
+        candidates = Sampler.topCandidates(logits, k: k)
+
+        // Softmax over the candidates for top-p / min-p.
+        var probs = Sampler.softmax(candidates.map(\.logit))
+        if p.topP < 1 {
+            var cumulative: Float = 0
+            var keep = candidates.count
+            for (i, pr) in probs.enumerated() {
+                cumulative += pr
+                if cumulative >= p.topP { keep = i + 1; break }
+            }
+            candidates = Array(candidates.prefix(keep)); probs = Array(probs.prefix(keep))
+        }
+        if p.minP > 0, let top = probs.first {
+            let threshold = top * p.minP
+            let keep = max(1, probs.firstIndex { $0 < threshold } ?? probs.count)
+            candidates = Array(candidates.prefix(keep))
+        }
+        let tempered = Sampler.softmax(candidates.map { $0.logit / p.temperature })
+        let u = Float(rng.nextDouble())
+        var acc: Float = 0
+        for (i, pr) in tempered.enumerated() {
+            acc += pr
+            if u < acc { return candidates[i].id }
+        }
+        return candidates.last!.id
+    }
+
+    public static func argmax(_ logits: [Float]) -> Int {
+        var best = 0
+        var bestValue = -Float.infinity
+        for (i, v) in logits.enumerated() where v > bestValue {
+            best = i; bestValue = v
+        }
+        return best
+    }
+
+    /// The k largest (id, logit) pairs, largest first; ties by lower id.
+    public static func topCandidates(_ logits: [Float], k: Int) -> [(id: Int, logit: Float)] {
+        if k >= logits.count / 4 {
+            return Array(logits.enumerated().map { (id: $0.offset, logit: $0.element) }
+                .sorted { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }.prefix(k))
+        }
+        // Partial selection: keep a sorted buffer of k.
+        var best: [(id: Int, logit: Float)] = []
+        best.reserveCapacity(k + 1)
+        for (i, v) in logits.enumerated() {
+            if best.count == k, v <= best[k - 1].logit { continue }
+            var lo = 0, hi = best.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if best[mid].logit >= v { lo = mid + 1 } else { hi = mid }
+            }
+            best.insert((i, v), at: lo)
+            if best.count > k { best.removeLast() }
+        }
+        return best
+    }
+
+    static func softmax(_ x: [Float]) -> [Float] {
+        guard let m = x.max() else { return [] }
+        let e = x.map { expf($0 - m) }
+        let s = e.reduce(0, +)
+        return e.map { $0 / s }
+    }
+}
+
+/// xoshiro256** seeded through SplitMix64: small, fast, and the same on every platform.
+public struct Xoshiro256: RandomNumberGenerator, Sendable {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(seed: UInt64) {
+        var z = seed
+        func splitmix() -> UInt64 {
+            z &+= 0x9E37_79B9_7F4A_7C15
+            var r = z
+            r = (r ^ (r >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            r = (r ^ (r >> 27)) &* 0x94D0_49BB_1331_11EB
+            return r ^ (r >> 31)
+        }
+        s = (splitmix(), splitmix(), splitmix(), splitmix())
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
+        s.2 ^= t
+        s.3 = s.3 << 45 | s.3 >> 19
+        return result
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+}

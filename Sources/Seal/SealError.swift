@@ -1,0 +1,62 @@
+/// Every failure in `Seal`. The message says what went wrong and what to do; it never contains a
+/// key, a passphrase or sealed content.
+public struct SealError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        private init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// The passphrase or key file does not open the wrapped key (or its header was altered).
+        public static let wrongPassphrase = Code("wrongPassphrase")
+        /// The wrapped key is structurally invalid (bad lengths, unknown KDF, absurd limits).
+        public static let malformedWrappedKey = Code("malformedWrappedKey")
+        /// A format version this build does not know.
+        public static let unsupportedVersion = Code("unsupportedVersion")
+        /// Argon2id could not run (usually: not enough memory for the stored memlimit).
+        public static let keyDerivationFailed = Code("keyDerivationFailed")
+        /// A key of the wrong length or kind was given.
+        public static let invalidKey = Code("invalidKey")
+        /// A sealed record or identity failed authentication: tampered, wrong key or wrong associated data.
+        public static let authenticationFailed = Code("authenticationFailed")
+        /// Sealed bytes too short to be what they claim.
+        public static let malformedSealedData = Code("malformedSealedData")
+        /// A sealed file's header is not ours (bad magic or parameters).
+        public static let sealedFileHeader = Code("sealedFileHeader")
+        /// A sealed file chunk failed authentication (flipped, reordered, dropped or cut in the middle).
+        public static let sealedFileCorrupted = Code("sealedFileCorrupted")
+        /// A sealed file ended before its final chunk.
+        public static let sealedFileTruncated = Code("sealedFileTruncated")
+        /// Bytes follow the final chunk of a sealed file.
+        public static let sealedFileTrailingData = Code("sealedFileTrailingData")
+        /// A file system call failed; `cause` has the errno.
+        public static let io = Code("io")
+        /// No passphrase could be obtained from the requested source.
+        public static let passphraseUnavailable = Code("passphraseUnavailable")
+        /// The passphrase is empty.
+        public static let emptyPassphrase = Code("emptyPassphrase")
+        /// Invalid argument (programming error on the caller's side, e.g. a chunk size out of range).
+        public static let invalidArgument = Code("invalidArgument")
+    }
+
+    public let code: Code
+    public let message: String
+    public let cause: (any Error & Sendable)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        if let cause { return "\(code): \(message) (cause: \(cause))" }
+        return "\(code): \(message)"
+    }
+}
+
+/// An errno from a failed system call, kept as the `cause` of an `.io` error.
+public struct SystemCallError: Error, Sendable, CustomStringConvertible {
+    public let call: String
+    public let errno: Int32
+    public var description: String { "\(call) failed with errno \(errno)" }
+}

@@ -1,0 +1,27 @@
+/// Why a vocabulary could not be loaded. The message says what was wrong and what to do.
+public struct TokenizerError: Error, CustomStringConvertible, Sendable {
+    public enum Code: Sendable, Equatable {
+        /// `tokenizer.ggml.model` is not a byte-level BPE vocabulary.
+        case unsupportedModel
+        /// `tokenizer.ggml.pre` names a pre-tokenizer this module does not implement.
+        case unsupportedPreTokenizer
+        /// Token, type or merge lists are inconsistent or out of range.
+        case malformedVocabulary
+    }
+
+    public let code: Code
+    public let message: String
+    /// The error that led to this one, if any (e.g. a GGUF read error).
+    public let cause: (any Error & Sendable)?
+
+    init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        if let cause { return "\(message) (cause: \(cause))" }
+        return message
+    }
+}

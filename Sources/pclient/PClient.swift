@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import LLM
+import Tokenizer
+
+@main
+struct PClient: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pclient",
+        abstract: "A personal language model that you own: private memory, personal adapters, local answers.",
+        subcommands: [Ask.self, Generate.self, Tokenize.self]
+    )
+}
+
+/// Options every model command shares.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "The GGUF model file (default: $PCLIENT_MODEL, then the cache scripts/setup fills).")
+    var model: String?
+
+    @Option(help: "Worker threads for the matrix kernels.")
+    var threads: Int = 2
+
+    @Flag(help: "Exact numeric path: weights dequantized to f32 and f32 math (slower, reproduces a float32 reference).")
+    var exact = false
+
+    @Flag(name: .customLong("q8-activations"), help: "Fast path with activations rounded to 8 bits (llama.cpp's way): faster, slightly less exact.")
+    var q8Activations = false
+
+    func validate() throws {
+        guard threads >= 1 && threads <= 256 else { throw ValidationError("Please give --threads between 1 and 256.") }
+        if exact && q8Activations { throw ValidationError("Please choose either --exact or --q8-activations, not both.") }
+    }
+
+    var numericPath: NumericPath { exact ? .exact : (q8Activations ? .fastQ8 : .fast) }
+
+    func loadGenerator() throws -> TextGenerator {
+        let path = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
+        return try TextGenerator(modelPath: path, numericPath: numericPath, threads: threads)
+    }
+}
+
+/// Options of the sampler.
+struct SamplingOptions: ParsableArguments {
+    @Flag(help: "Always take the most likely token (same as --temperature 0).")
+    var greedy = false
+    @Option(help: "Sampling temperature; 0 (the default) is greedy, which suits small models best; try 0.7 for varied answers.")
+    var temperature: Float = 0
+    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0: all).")
+    var topK: Int = 40
+    @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens whose probability reaches p.")
+    var topP: Float = 0.95
+    @Option(name: .customLong("min-p"), help: "Drop tokens less likely than min-p times the most likely one.")
+    var minP: Float = 0.05
+    @Option(name: .customLong("repeat-penalty"), help: "Penalty for tokens among the last 64 (1: off).")
+    var repeatPenalty: Float = 1.1
+    @Option(help: "Random seed, for reproducible sampling.")
+    var seed: UInt64 = 0x5EED
+
+    func validate() throws {
+        guard temperature >= 0 else { throw ValidationError("Please give a --temperature of 0 or more.") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("Please give a --top-p in (0, 1].") }
+        guard minP >= 0 && minP < 1 else { throw ValidationError("Please give a --min-p in [0, 1).") }
+        guard topK >= 0 else { throw ValidationError("Please give a --top-k of 0 or more.") }
+        guard repeatPenalty > 0 else { throw ValidationError("Please give a --repeat-penalty above 0.") }
+    }
+
+    var parameters: SamplingParameters {
+        if greedy || temperature == 0 { return .greedy }
+        var p = SamplingParameters()
+        p.temperature = temperature
+        p.topK = topK
+        p.topP = topP
+        p.minP = minP
+        p.repetitionPenalty = repeatPenalty
+        p.seed = seed
+        return p
+    }
+}
+
+/// Writes streamed text to stdout as it arrives.
+func streamOut(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
