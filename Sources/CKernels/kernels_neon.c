@@ -1,5 +1,6 @@
 // arm64 NEON kernels (baseline ARMv8-A: no dotprod/fp16 arithmetic extensions needed).
-// NOTE: compiled here only as a cross-target syntax check; not yet executed on an arm64 machine.
+// Checked for correctness under qemu-aarch64 user emulation (same tests as the other ISAs); not yet
+// measured on arm64 hardware.
 #include "internal.h"
 
 #if defined(__aarch64__)

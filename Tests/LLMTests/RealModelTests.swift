@@ -65,11 +65,33 @@ struct RealModelTests {
             greedy.append(Sampler.argmax(b))
         }
         print("\(path.rawValue) vs exact: max |Δlogit| over \(steps.count) steps × 49152 = \(worst); greedy \(greedy)")
-        let tolerance: Float = path == .fast ? 0.02 : 1.0
-        #expect(worst < tolerance)
-        if path == .fast {
+        switch path {
+        case .fast:
+            // Same math as exact, another summation order: the differences are rounding noise.
+            #expect(worst < 0.01)
             #expect(greedy == Array(v.greedy_float32.ids.prefix(steps.count)))
+        default:
+            // 8-bit activations move logits by up to ~1.5 and flip the first token exactly as
+            // llama.cpp's own path does ("L'Étoile…" instead of "The capital…").
+            #expect(worst < 3)
+            #expect(greedy.first == v.greedy_llamacpp_q8_activations.ids.first)
         }
+    }
+
+    /// With 8-bit activations our first step agrees with llama.cpp's on the same file: the same top
+    /// token, logits within 1 (llama.cpp itself moves by ~0.35 between AVX-512 and AVX2 builds, and
+    /// keeps its KV cache in f16, which we do not).
+    @Test func q8ActivationsTrackLlamaCpp() throws {
+        let file = try Self.shared.get()
+        let v = try ReferenceVectors.load()
+        let s = InferenceSession(model: try LlamaModel(file: file, numericPath: .fastQ8), capacity: 64)
+        let logits = try s.forward(v.chat_prompt.ids)
+        let ref = v.greedy_llamacpp_q8_activations.top5_last_prompt_position
+        var worst: Float = 0
+        for pair in ref { worst = max(worst, abs(logits[Int(pair[0])] - Float(pair[1]))) }
+        print("fast-q8 vs llama.cpp, first step top-5: max |Δlogit| = \(worst)")
+        #expect(Sampler.argmax(logits) == Int(ref[0][0]))
+        #expect(worst < 1)
     }
 
     /// The fast path's own greedy answer to the reference prompt, as a user gets it from `pclient ask`.

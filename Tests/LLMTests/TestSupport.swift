@@ -27,7 +27,8 @@ struct ReferenceVectors: Decodable {
     struct Prompt: Decodable { let text: String; let ids: [Int] }
     let chat_prompt: Prompt
     let greedy_float32: Greedy
-    let greedy_llamacpp_q8_activations: Greedy?
+    struct LlamaCppGreedy: Decodable { let ids: [Int]; let text: String; let top5_last_prompt_position: [[Double]] }
+    let greedy_llamacpp_q8_activations: LlamaCppGreedy
 
     static func load() throws -> ReferenceVectors {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
