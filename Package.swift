@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -36,7 +37,11 @@ let package = Package(
         .target(name: "GGUF", dependencies: ["Tensor"], swiftSettings: swiftSettings),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
         .target(name: "LLM", dependencies: ["Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
+        .target(name: "Tuning", dependencies: ["LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
         .target(name: "Seal", dependencies: ["CSodium"], swiftSettings: swiftSettings),
+        .target(name: "Memory", dependencies: ["Seal", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+        // Pure: no I/O. Both pclient and pcoord use it; it never imports model or memory code.
+        .target(name: "Federation", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "pclient",
@@ -53,6 +58,9 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
         .testTarget(name: "SealTests", dependencies: ["Seal"], swiftSettings: swiftSettings),
+        .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal"], swiftSettings: swiftSettings),
+        .testTarget(name: "TuningTests", dependencies: ["Tuning", "LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
+        .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,440 @@
+public import Foundation
+import GRDB
+public import Seal
+
+// The private memory store: one SQLite file (WAL) in which every piece of user content is sealed
+// with XChaCha20-Poly1305 before it is written (associated data: table, row id, version, column),
+// and full-text search runs on FTS5 over blind tokens (keyed BLAKE2b of normalised terms), so BM25
+// ranks while the file holds no plaintext word.
+//
+// Tables (migration "v1"):
+//   meta(key, value)            sealed values: the key check, counters
+//   item(id, kind, tier, created, lastAccess, accessCount, importance, version, fingerprint, content, embedding)
+//   item_fts(tokens)            FTS5, rowid = item.id, space-separated blind tokens
+
+/// One result of a search, with the scores that ranked it.
+public struct SearchHit: Sendable, Equatable {
+    public var item: MemoryItem
+    /// Final score: reciprocal-rank fusion of the ranked lists, weighted by recency and importance.
+    public var score: Double
+    /// The raw BM25 value (lower is better, as SQLite returns it).
+    public var bm25: Double
+}
+
+/// Counts and sizes, for `pclient memory stats`.
+public struct MemoryStats: Sendable, Equatable, Codable {
+    public var byTier: [String: Int]
+    public var byKind: [String: Int]
+    public var interactions: Int
+    public var fileBytes: Int64
+}
+
+public final class MemoryStore: Sendable {
+    public let path: String
+    public let schedule: MemorySchedule
+    private let pool: DatabasePool
+    private let sealer: RecordSealer
+    private let index: BlindIndex
+    private let clock: @Sendable () -> Date
+
+    private static let keyCheckPlaintext = Array("pclient memory key check v1".utf8)
+
+    /// Opens (or creates) the store at `path` with the user's data key. A wrong key is an error
+    /// before anything is read or written.
+    public init(path: String, key: DataKey, schedule: MemorySchedule = MemorySchedule(),
+                clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        self.path = path
+        self.schedule = schedule
+        self.clock = clock
+        sealer = try RecordSealer(key: key.subkey(for: .recordSealing))
+        index = try BlindIndex(key: key.subkey(for: .blindIndex))
+        var config = Configuration()
+        config.prepareDatabase { db in
+            // Freed pages are overwritten, so deleted ciphertext and tokens do not linger in the file.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw MemoryError(.storage, "cannot open the memory store at \(path): \(error)", cause: error)
+        }
+        try checkKey()
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);
+                CREATE TABLE item(
+                    id INTEGER PRIMARY KEY NOT NULL,
+                    kind TEXT NOT NULL,
+                    tier TEXT NOT NULL,
+                    created REAL NOT NULL,
+                    lastAccess REAL NOT NULL,
+                    accessCount INTEGER NOT NULL DEFAULT 0,
+                    importance REAL NOT NULL,
+                    version INTEGER NOT NULL DEFAULT 1,
+                    fingerprint BLOB NOT NULL,
+                    content BLOB NOT NULL,
+                    embedding BLOB);
+                CREATE INDEX item_tier ON item(tier, lastAccess);
+                CREATE INDEX item_fingerprint ON item(fingerprint);
+                CREATE VIRTUAL TABLE item_fts USING fts5(tokens, tokenize = 'ascii');
+                """)
+        }
+        return m
+    }
+
+    // MARK: - Key check and meta values
+
+    private func checkKey() throws {
+        let ad = RecordAD(table: "meta", rowID: 0, column: "keycheck")
+        let existing = try pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'keycheck'")
+        }
+        if let existing {
+            guard let opened = try? sealer.open(existing, associatedData: ad), opened == Self.keyCheckPlaintext else {
+                throw MemoryError(.wrongKey, "the memory store at \(path) was sealed with another key: check the passphrase or key file")
+            }
+        } else {
+            let sealed = Data(sealer.seal(Self.keyCheckPlaintext, associatedData: ad))
+            try write { db in
+                try db.execute(sql: "INSERT INTO meta(key, value) VALUES('keycheck', ?)", arguments: [sealed])
+            }
+        }
+    }
+
+    private func counter(_ db: Database, _ name: String) throws -> Int {
+        guard let data = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [name]) else { return 0 }
+        let bytes = try sealer.open(data, associatedData: RecordAD(table: "meta", rowID: 0, column: name))
+        return Int(String(decoding: bytes, as: UTF8.self)) ?? 0
+    }
+
+    private func setCounter(_ db: Database, _ name: String, _ value: Int) throws {
+        let sealed = Data(sealer.seal(Array(String(value).utf8), associatedData: RecordAD(table: "meta", rowID: 0, column: name)))
+        try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", arguments: [name, sealed])
+    }
+
+    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.write(body)
+        } catch let e as MemoryError {
+            throw e
+        } catch {
+            throw MemoryError(.storage, "the memory store could not be written: \(error)", cause: error)
+        }
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read(body)
+        } catch let e as MemoryError {
+            throw e
+        } catch {
+            throw MemoryError(.storage, "the memory store could not be read: \(error)", cause: error)
+        }
+    }
+
+    // MARK: - Sealing rows
+
+    private func contentAD(_ id: Int64, _ version: Int) -> RecordAD {
+        RecordAD(table: "item", rowID: id, version: UInt32(version), column: "content")
+    }
+
+    private func decode(_ row: Row) throws -> MemoryItem {
+        let id: Int64 = row["id"]
+        let version: Int = row["version"]
+        let sealed: Data = row["content"]
+        let plain: [UInt8]
+        do {
+            plain = try sealer.open(sealed, associatedData: contentAD(id, version))
+        } catch {
+            throw MemoryError(.corrupt, "memory item \(id) failed authentication: the file was altered or damaged", cause: error)
+        }
+        guard let content = try? JSONDecoder().decode(ItemContent.self, from: Data(plain)),
+              let kind = ItemKind(rawValue: row["kind"]), let tier = Tier(rawValue: row["tier"]) else {
+            throw MemoryError(.corrupt, "memory item \(id) holds data this version cannot read")
+        }
+        return MemoryItem(
+            id: id, kind: kind, tier: tier,
+            created: Date(timeIntervalSince1970: row["created"]),
+            lastAccess: Date(timeIntervalSince1970: row["lastAccess"]),
+            accessCount: row["accessCount"], importance: row["importance"], content: content)
+    }
+
+    /// A keyed fingerprint of the content: repeated items are recognised without plaintext.
+    private func fingerprint(_ kind: ItemKind, _ content: ItemContent) -> Data {
+        let normalized = kind.rawValue + "\u{1F}" + index.tokens(in: content.text).joined(separator: " ")
+            + "\u{1F}" + index.tokens(in: content.output ?? "").joined(separator: " ")
+        return Data(Array(index.token(for: normalized).utf8))
+    }
+
+    // MARK: - Adding, reading, forgetting
+
+    /// Stores new items (sealed) and returns their ids. An item identical to one already stored
+    /// (same kind and terms) is not stored twice: the existing one is rehearsed instead (MaLP's
+    /// "repeated"), and its id returned.
+    @discardableResult
+    public func add(_ items: [NewItem]) throws -> [Int64] {
+        for item in items where !(0...1).contains(item.importance) {
+            throw MemoryError(.badInput, "importance must be between 0 and 1, got \(item.importance)")
+        }
+        let now = clock().timeIntervalSince1970
+        let encoder = JSONEncoder()
+        return try write { db in
+            var next = (try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0) + 1
+            var ids: [Int64] = []
+            for item in items {
+                let fp = fingerprint(item.kind, item.content)
+                if let existing = try Int64.fetchOne(db, sql: "SELECT id FROM item WHERE fingerprint = ? LIMIT 1", arguments: [fp]) {
+                    try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ?, importance = MAX(importance, ?) WHERE id = ?",
+                                   arguments: [now, item.importance, existing])
+                    ids.append(existing)
+                    continue
+                }
+                let id = next
+                next += 1
+                let tier: Tier = item.importance >= schedule.importanceThreshold && item.tier == .short ? .long : item.tier
+                let sealed = Data(sealer.seal(try encoder.encode(item.content), associatedData: contentAD(id, 1)))
+                let created = item.created?.timeIntervalSince1970 ?? now
+                try db.execute(sql: """
+                    INSERT INTO item(id, kind, tier, created, lastAccess, accessCount, importance, version, fingerprint, content)
+                    VALUES(?, ?, ?, ?, ?, 0, ?, 1, ?, ?)
+                    """, arguments: [id, item.kind.rawValue, tier.rawValue, created, created, item.importance, fp, sealed])
+                try db.execute(sql: "INSERT INTO item_fts(rowid, tokens) VALUES(?, ?)",
+                               arguments: [id, index.tokens(in: item.content.searchableText).joined(separator: " ")])
+                ids.append(id)
+            }
+            return ids
+        }
+    }
+
+    @discardableResult
+    public func add(_ item: NewItem) throws -> Int64 { try add([item])[0] }
+
+    public func item(_ id: Int64) throws -> MemoryItem {
+        guard let row = try read({ db in try Row.fetchOne(db, sql: "SELECT * FROM item WHERE id = ?", arguments: [id]) }) else {
+            throw MemoryError(.notFound, "there is no memory item \(id)")
+        }
+        return try decode(row)
+    }
+
+    /// Items of the given tiers, newest first.
+    public func list(tiers: Set<Tier> = Set(Tier.allCases), kind: ItemKind? = nil, limit: Int = 100, offset: Int = 0) throws -> [MemoryItem] {
+        let tierList = tiers.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        var sql = "SELECT * FROM item WHERE tier IN (\(tierList))"
+        var args: [any DatabaseValueConvertible] = []
+        if let kind { sql += " AND kind = ?"; args.append(kind.rawValue) }
+        sql += " ORDER BY created DESC, id DESC LIMIT ? OFFSET ?"
+        args += [limit, offset]
+        let rows = try read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) }
+        return try rows.map(decode)
+    }
+
+    /// Deletes items for good: the rows, their search tokens, and (secure_delete, FTS5 optimize,
+    /// WAL checkpoint) every copy of their pages in the database and its WAL.
+    public func forget(_ ids: [Int64]) throws {
+        try write { db in
+            for id in ids {
+                guard try Int64.fetchOne(db, sql: "SELECT id FROM item WHERE id = ?", arguments: [id]) != nil else {
+                    throw MemoryError(.notFound, "there is no memory item \(id)")
+                }
+                try db.execute(sql: "DELETE FROM item WHERE id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM item_fts WHERE rowid = ?", arguments: [id])
+            }
+            try db.execute(sql: "INSERT INTO item_fts(item_fts) VALUES('optimize')")
+        }
+        try compact()
+    }
+
+    /// Checkpoints the WAL into the database and truncates it, so no deleted page survives there.
+    public func compact() throws {
+        do {
+            try pool.writeWithoutTransaction { db in
+                _ = try db.checkpoint(.truncate)
+            }
+        } catch {
+            throw MemoryError(.storage, "the memory store could not be checkpointed: \(error)", cause: error)
+        }
+    }
+
+    // MARK: - Search
+
+    /// BM25 over blind tokens, fused by reciprocal rank and weighted by recency and importance.
+    /// Returned items are rehearsed (access count and time updated) unless `rehearse` is false.
+    public func search(_ query: String, limit: Int = 10, tiers: Set<Tier> = [.short, .long],
+                       rehearse: Bool = true) throws -> [SearchHit] {
+        let terms = StopWords.filter(BlindIndex.terms(in: query))
+        let tokens = Array(Set(terms.map(index.token(for:))))
+        guard !tokens.isEmpty, limit > 0 else { return [] }
+        let match = tokens.map { "\"\($0)\"" }.joined(separator: " OR ")
+        let tierList = tiers.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        let candidates = max(limit * 5, 50)
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT item.*, bm25(item_fts) AS rank FROM item_fts JOIN item ON item.id = item_fts.rowid
+                WHERE item_fts MATCH ? AND item.tier IN (\(tierList))
+                ORDER BY rank LIMIT ?
+                """, arguments: [match, candidates])
+        }
+        let now = clock()
+        let items = try rows.map(decode)
+        let bm25 = rows.map { $0["rank"] as Double }
+        let fused = RankFusion.fuse(lists: [Array(items.indices)])
+        var hits: [SearchHit] = []
+        for (i, item) in items.enumerated() {
+            let ageDays = max(0, now.timeIntervalSince(item.lastAccess) / 86400)
+            let recency = pow(0.5, ageDays / schedule.recencyHalfLifeDays)
+            let score = fused[i, default: 0] * (1 + 0.25 * recency + 0.25 * item.importance)
+            hits.append(SearchHit(item: item, score: score, bm25: bm25[i]))
+        }
+        hits.sort { $0.score > $1.score || ($0.score == $1.score && $0.item.id < $1.item.id) }
+        hits = Array(hits.prefix(limit))
+        if rehearse, !hits.isEmpty {
+            let t = now.timeIntervalSince1970
+            try write { db in
+                for h in hits {
+                    try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ? WHERE id = ?",
+                                   arguments: [t, h.item.id])
+                }
+            }
+        }
+        return hits
+    }
+
+    // MARK: - Statistics
+
+    public func stats() throws -> MemoryStats {
+        try read { db in
+            var byTier: [String: Int] = [:], byKind: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT tier, COUNT(*) AS n FROM item GROUP BY tier") {
+                byTier[row["tier"]] = row["n"]
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM item GROUP BY kind") {
+                byKind[row["kind"]] = row["n"]
+            }
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let size = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+            return MemoryStats(byTier: byTier, byKind: byKind, interactions: try counter(db, "interactions"),
+                               fileBytes: pages * size)
+        }
+    }
+
+    // MARK: - Tiers (MaLP)
+
+    /// Records one interaction and runs the schedule: consolidation every `consolidateEvery`
+    /// interactions, short-term refresh every `refreshEvery`, working memory kept within capacity.
+    public func recordInteraction() throws {
+        let n = try write { db in
+            let n = try counter(db, "interactions") + 1
+            try setCounter(db, "interactions", n)
+            return n
+        }
+        try trimWorkingMemory()
+        if n % schedule.consolidateEvery == 0 { try consolidate() }
+        if n % schedule.refreshEvery == 0 { try refreshShortTerm() }
+    }
+
+    /// Ends a session: working memory moves to short-term.
+    public func endSession() throws {
+        try write { db in
+            try db.execute(sql: "UPDATE item SET tier = 'short' WHERE tier = 'working'")
+        }
+    }
+
+    /// Oldest working-memory items beyond capacity move to short-term.
+    public func trimWorkingMemory() throws {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE item SET tier = 'short' WHERE id IN (
+                    SELECT id FROM item WHERE tier = 'working' ORDER BY created DESC, id DESC LIMIT -1 OFFSET ?)
+                """, arguments: [schedule.workingCapacity])
+        }
+    }
+
+    /// Short-term items rehearsed often enough, or important enough, become long-term; then
+    /// near-duplicates in long-term memory are merged. Returns the ids promoted.
+    @discardableResult
+    public func consolidate() throws -> [Int64] {
+        try write { db in
+            let promoted = try Int64.fetchAll(db, sql: """
+                SELECT id FROM item WHERE tier = 'short' AND (accessCount >= ? OR importance >= ?) ORDER BY id
+                """, arguments: [schedule.rehearsalThreshold, schedule.importanceThreshold])
+            guard !promoted.isEmpty else { return [] }
+            var longTerms = try Row.fetchAll(db, sql: """
+                SELECT item.id, item.kind, item_fts.tokens FROM item JOIN item_fts ON item_fts.rowid = item.id
+                WHERE item.tier = 'long'
+                """).map { (id: $0["id"] as Int64, kind: $0["kind"] as String, terms: Set(($0["tokens"] as String).split(separator: " "))) }
+            var survivors: [Int64] = []
+            for id in promoted {
+                guard let row = try Row.fetchOne(db, sql: "SELECT item.kind, item_fts.tokens FROM item JOIN item_fts ON item_fts.rowid = item.id WHERE item.id = ?", arguments: [id]) else { continue }
+                let kind: String = row["kind"]
+                let terms = Set((row["tokens"] as String).split(separator: " "))
+                if let twin = longTerms.first(where: { $0.kind == kind && Self.jaccard($0.terms, terms) >= schedule.nearDuplicateSimilarity }) {
+                    // Merge into the older long-term item: it keeps the rehearsals and the higher importance.
+                    try db.execute(sql: """
+                        UPDATE item SET accessCount = accessCount + (SELECT accessCount FROM item WHERE id = ?),
+                            importance = MAX(importance, (SELECT importance FROM item WHERE id = ?)),
+                            lastAccess = MAX(lastAccess, (SELECT lastAccess FROM item WHERE id = ?))
+                        WHERE id = ?
+                        """, arguments: [id, id, id, twin.id])
+                    try db.execute(sql: "DELETE FROM item WHERE id = ?", arguments: [id])
+                    try db.execute(sql: "DELETE FROM item_fts WHERE rowid = ?", arguments: [id])
+                } else {
+                    try db.execute(sql: "UPDATE item SET tier = 'long' WHERE id = ?", arguments: [id])
+                    longTerms.append((id, kind, terms))
+                    survivors.append(id)
+                }
+            }
+            return survivors
+        }
+    }
+
+    /// Short-term memory beyond capacity: the lowest-value items are forgotten for good. Value is
+    /// importance and rehearsals, decayed by time since the last access.
+    @discardableResult
+    public func refreshShortTerm() throws -> Int {
+        let now = clock().timeIntervalSince1970
+        let halfLife = schedule.recencyHalfLifeDays * 86400
+        let victims: [Int64] = try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, lastAccess, accessCount, importance FROM item WHERE tier = 'short'")
+            guard rows.count > schedule.shortCapacity else { return [] }
+            var scored: [(id: Int64, value: Double)] = []
+            for row in rows {
+                let lastAccess: Double = row["lastAccess"]
+                let importance: Double = row["importance"]
+                let rehearsals: Int = row["accessCount"]
+                let decay = pow(0.5, max(0, now - lastAccess) / halfLife)
+                scored.append((row["id"], (importance + 0.2 * Double(rehearsals)) * decay))
+            }
+            scored.sort { $0.value < $1.value || ($0.value == $1.value && $0.id < $1.id) }
+            return scored.prefix(rows.count - schedule.shortCapacity).map(\.id)
+        }
+        if !victims.isEmpty { try forget(victims) }
+        return victims.count
+    }
+
+    static func jaccard(_ a: Set<Substring>, _ b: Set<Substring>) -> Double {
+        if a.isEmpty && b.isEmpty { return 1 }
+        return Double(a.intersection(b).count) / Double(a.union(b).count)
+    }
+
+    /// The long-term items, oldest first: the personal adapter's training set.
+    public func trainingSet() throws -> [MemoryItem] {
+        try list(tiers: [.long], limit: Int.max / 2).reversed()
+    }
+}
+
+/// Reciprocal-rank fusion (Cormack et al. 2009): score(d) = Σ_lists 1 / (k + rank_list(d)).
+/// Lists hold item indices, best first; the dense-retrieval list joins the BM25 one here.
+public enum RankFusion {
+    public static func fuse(lists: [[Int]], k: Double = 60) -> [Int: Double] {
+        var scores: [Int: Double] = [:]
+        for list in lists {
+            for (rank, item) in list.enumerated() { scores[item, default: 0] += 1 / (k + Double(rank + 1)) }
+        }
+        return scores
+    }
+}
