@@ -1,0 +1,1 @@
+// Federation: wire types, secure aggregation, DP (issue 6), in progress.

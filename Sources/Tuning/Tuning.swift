@@ -1,0 +1,1 @@
+// Tuning: LoRA training (issue 4), in progress.
