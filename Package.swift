@@ -40,12 +40,13 @@ let package = Package(
         .target(name: "Tuning", dependencies: ["LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
         .target(name: "Seal", dependencies: ["CSodium"], swiftSettings: swiftSettings),
         .target(name: "Memory", dependencies: ["Seal", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+        .target(name: "Client", dependencies: ["Seal", "Memory", "LLM"], swiftSettings: swiftSettings),
         // Pure: no I/O. Both pclient and pcoord use it; it never imports model or memory code.
         .target(name: "Federation", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "pclient",
-            dependencies: ["LLM", "Tokenizer", "GGUF", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Client", "Memory", "Seal", "LLM", "Tokenizer", "GGUF", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -58,6 +59,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
         .testTarget(name: "SealTests", dependencies: ["Seal"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClientTests", dependencies: ["Client", "Memory", "Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal"], swiftSettings: swiftSettings),

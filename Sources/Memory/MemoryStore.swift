@@ -53,6 +53,10 @@ public final class MemoryStore: Sendable {
             // Freed pages are overwritten, so deleted ciphertext and tokens do not linger in the file.
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
+        // Owner-only from the start; SQLite gives the -wal and -shm files the same mode.
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(pool)

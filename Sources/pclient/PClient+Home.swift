@@ -1,0 +1,249 @@
+import ArgumentParser
+import Client
+import Foundation
+import Memory
+import Seal
+
+/// Options of every command that opens the user's home.
+struct HomeOptions: ParsableArguments {
+    @Option(help: "The pclient home folder (default: $PCLIENT_HOME, then ~/.pclient).")
+    var home: String?
+
+    @Option(name: .customLong("passphrase-file"), help: "Read the passphrase from this file (default: $PCLIENT_PASSPHRASE, then a prompt).")
+    var passphraseFile: String?
+
+    var clientHome: ClientHome { ClientHome.resolve(explicit: home, environment: ProcessInfo.processInfo.environment) }
+
+    func passphrase(prompt: String = "Passphrase: ") throws -> SecretBytes {
+        if let passphraseFile { return try PassphraseSource.file(path: passphraseFile).read() }
+        if ProcessInfo.processInfo.environment["PCLIENT_PASSPHRASE"] != nil {
+            return try PassphraseSource.environment(name: "PCLIENT_PASSPHRASE").read()
+        }
+        guard isatty(STDIN_FILENO) != 0 else {
+            throw ValidationError("Please give a passphrase file (--passphrase-file) or set PCLIENT_PASSPHRASE: standard input is not a terminal.")
+        }
+        return try PassphraseSource.prompt(message: prompt).read()
+    }
+
+    func unlock() throws -> UnlockedHome {
+        try clientHome.unlock(passphrase: passphrase())
+    }
+}
+
+extension PClient {
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create your pclient home: a data key sealed by your passphrase, an identity, an empty memory.")
+
+        @OptionGroup var homeOptions: HomeOptions
+
+        @Option(name: .customLong("kdf"), help: "Argon2id cost: moderate (default), sensitive, interactive, or minimum (tests only).")
+        var kdf: String = ProcessInfo.processInfo.environment["PCLIENT_KDF"] ?? "moderate"
+
+        func validate() throws {
+            guard ["moderate", "sensitive", "interactive", "minimum"].contains(kdf) else {
+                throw ValidationError("Please give --kdf moderate, sensitive, interactive or minimum.")
+            }
+        }
+
+        func run() throws {
+            let limits: Argon2Limits = switch kdf {
+            case "sensitive": .sensitive
+            case "interactive": .interactive
+            case "minimum": .minimum
+            default: .moderate
+            }
+            let home = homeOptions.clientHome
+            let unlocked = try home.initialize(passphrase: homeOptions.passphrase(prompt: "New passphrase: "), limits: limits)
+            print("Created \(home.path)")
+            print("Identity (Ed25519): \(unlocked.identity.publicKeys.signing.base64EncodedString())")
+        }
+    }
+
+    struct Passwd: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change the passphrase (the data key is rewrapped; nothing is re-encrypted).")
+
+        @OptionGroup var homeOptions: HomeOptions
+
+        @Option(name: .customLong("new-passphrase-file"), help: "Read the new passphrase from this file (default: $PCLIENT_NEW_PASSPHRASE, then a prompt).")
+        var newPassphraseFile: String?
+
+        func run() throws {
+            let old = try homeOptions.passphrase(prompt: "Current passphrase: ")
+            let new: SecretBytes
+            if let newPassphraseFile {
+                new = try PassphraseSource.file(path: newPassphraseFile).read()
+            } else if ProcessInfo.processInfo.environment["PCLIENT_NEW_PASSPHRASE"] != nil {
+                new = try PassphraseSource.environment(name: "PCLIENT_NEW_PASSPHRASE").read()
+            } else {
+                new = try PassphraseSource.prompt(message: "New passphrase: ").read()
+            }
+            try homeOptions.clientHome.changePassphrase(old: old, new: new)
+            print("Passphrase changed.")
+        }
+    }
+
+    struct Remember: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a note to your private memory.")
+
+        @OptionGroup var homeOptions: HomeOptions
+        @Option(help: "How important it is, 0…1; 0.9 and above goes straight to long-term memory.")
+        var importance: Double = 0.5
+        @Argument(help: "The text to remember.")
+        var text: String
+
+        func validate() throws {
+            guard (0...1).contains(importance) else { throw ValidationError("Please give --importance between 0 and 1.") }
+            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("Please give some text to remember.") }
+        }
+
+        func run() throws {
+            let home = try homeOptions.unlock()
+            let id = try home.memory.add(NewItem(kind: .note, content: ItemContent(text: text, source: "cli"), importance: importance))
+            try home.memory.recordInteraction()
+            print("Remembered as item \(id).")
+        }
+    }
+
+    struct MemoryCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "memory",
+            abstract: "Look after your private memory.",
+            subcommands: [Import.self, Search.self, List.self, Forget.self, Stats.self, Consolidate.self])
+    }
+}
+
+extension PClient.MemoryCommand {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import a LaMP questions file's profile (any task's item shape) or JSONL notes/chat turns.")
+
+        @OptionGroup var homeOptions: HomeOptions
+        @Option(help: "For a LaMP file with several questions: the question whose profile to import.")
+        var question: String?
+        @Flag(help: "For a LaMP file with several questions: import every profile (only if they are all yours).")
+        var all = false
+        @Argument(help: "The file: .json (LaMP questions) or .jsonl (one {\"text\": …} per line).")
+        var file: String
+
+        func run() throws {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("Cannot read \(file): check the path.")
+            }
+            let source = URL(fileURLWithPath: file).lastPathComponent
+            let items = file.hasSuffix(".jsonl")
+                ? try MemoryImport.jsonLines(data, source: source)
+                : try MemoryImport.lampQuestions(data, question: question, all: all, source: source)
+            let home = try homeOptions.unlock()
+            let ids = try home.memory.add(items)
+            try home.memory.recordInteraction()
+            print("Imported \(items.count) items (\(Set(ids).count) new or rehearsed).")
+        }
+    }
+
+    struct Search: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Search your memory (BM25 over sealed search tokens).")
+
+        @OptionGroup var homeOptions: HomeOptions
+        @Option(name: .short, help: "How many results.")
+        var k: Int = 5
+        @Flag(help: "Print JSON.")
+        var json = false
+        @Argument(help: "What to look for.")
+        var query: String
+
+        func run() throws {
+            let home = try homeOptions.unlock()
+            let hits = try home.memory.search(query, limit: k)
+            try home.memory.recordInteraction()
+            try printItems(hits.map(\.item), scores: hits.map(\.score), json: json)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List memory items, newest first.")
+
+        @OptionGroup var homeOptions: HomeOptions
+        @Option(help: "Only this tier: working, short or long.")
+        var tier: String?
+        @Option(help: "At most this many items.")
+        var limit: Int = 50
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func validate() throws {
+            if let tier, Tier(rawValue: tier) == nil { throw ValidationError("Please give --tier working, short or long.") }
+        }
+
+        func run() throws {
+            let home = try homeOptions.unlock()
+            let tiers = tier.flatMap(Tier.init(rawValue:)).map { Set([$0]) } ?? Set(Tier.allCases)
+            try printItems(home.memory.list(tiers: tiers, limit: limit), scores: nil, json: json)
+        }
+    }
+
+    struct Forget: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete items for good (secure_delete, index optimized, WAL truncated).")
+
+        @OptionGroup var homeOptions: HomeOptions
+        @Argument(help: "Item ids.")
+        var ids: [Int64]
+
+        func run() throws {
+            let home = try homeOptions.unlock()
+            try home.memory.forget(ids)
+            print("Forgot \(ids.count) item(s).")
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Counts per tier and kind.")
+
+        @OptionGroup var homeOptions: HomeOptions
+
+        func run() throws {
+            let s = try homeOptions.unlock().memory.stats()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(s), as: UTF8.self))
+        }
+    }
+
+    struct Consolidate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run MaLP's schedule now: promote rehearsed items to long-term memory, merge near-duplicates, refresh short-term.")
+
+        @OptionGroup var homeOptions: HomeOptions
+
+        func run() throws {
+            let memory = try homeOptions.unlock().memory
+            let promoted = try memory.consolidate()
+            let forgotten = try memory.refreshShortTerm()
+            print("Consolidated \(promoted.count) item(s) into long-term memory; forgot \(forgotten) short-term item(s).")
+        }
+    }
+}
+
+func printItems(_ items: [MemoryItem], scores: [Double]?, json: Bool) throws {
+    if json {
+        let rows: [[String: Any]] = items.enumerated().map { i, item in
+            var row: [String: Any] = ["id": item.id, "kind": item.kind.rawValue, "tier": item.tier.rawValue,
+                                      "text": item.content.text, "accessCount": item.accessCount,
+                                      "importance": item.importance,
+                                      "created": ISO8601DateFormatter().string(from: item.created)]
+            if let o = item.content.output { row["output"] = o }
+            if let scores { row["score"] = scores[i] }
+            return row
+        }
+        let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+        return
+    }
+    for item in items {
+        var line = "[\(item.id)] \(item.tier.rawValue) \(item.kind.rawValue): \(item.content.text)"
+        if let o = item.content.output { line += " → \(o)" }
+        print(line)
+    }
+}
