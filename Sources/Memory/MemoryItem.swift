@@ -80,12 +80,18 @@ public struct NewItem: Sendable {
     public var tier: Tier
     public var importance: Double
     public var created: Date?
+    /// Kept when an item is restored from a bundle; new items start unrehearsed.
+    public var lastAccess: Date?
+    public var accessCount: Int
 
-    public init(kind: ItemKind, content: ItemContent, tier: Tier = .short, importance: Double = 0.5, created: Date? = nil) {
+    public init(kind: ItemKind, content: ItemContent, tier: Tier = .short, importance: Double = 0.5,
+                created: Date? = nil, lastAccess: Date? = nil, accessCount: Int = 0) {
         self.kind = kind
         self.content = content
         self.tier = tier
         self.importance = importance
         self.created = created
+        self.lastAccess = lastAccess
+        self.accessCount = accessCount
     }
 }

@@ -203,10 +203,12 @@ public final class MemoryStore: Sendable {
                 let tier: Tier = item.importance >= schedule.importanceThreshold && item.tier == .short ? .long : item.tier
                 let sealed = Data(sealer.seal(try encoder.encode(item.content), associatedData: contentAD(id, 1)))
                 let created = item.created?.timeIntervalSince1970 ?? now
+                let lastAccess = item.lastAccess?.timeIntervalSince1970 ?? created
                 try db.execute(sql: """
                     INSERT INTO item(id, kind, tier, created, lastAccess, accessCount, importance, version, fingerprint, content)
-                    VALUES(?, ?, ?, ?, ?, 0, ?, 1, ?, ?)
-                    """, arguments: [id, item.kind.rawValue, tier.rawValue, created, created, item.importance, fp, sealed])
+                    VALUES(?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+                    """, arguments: [id, item.kind.rawValue, tier.rawValue, created, lastAccess, max(0, item.accessCount),
+                                     item.importance, fp, sealed])
                 try db.execute(sql: "INSERT INTO item_fts(rowid, tokens) VALUES(?, ?)",
                                arguments: [id, index.tokens(in: item.content.searchableText).joined(separator: " ")])
                 ids.append(id)

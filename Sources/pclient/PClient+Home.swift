@@ -47,12 +47,7 @@ extension PClient {
         }
 
         func run() throws {
-            let limits: Argon2Limits = switch kdf {
-            case "sensitive": .sensitive
-            case "interactive": .interactive
-            case "minimum": .minimum
-            default: .moderate
-            }
+            let limits = try argon2Limits(kdf)
             let home = homeOptions.clientHome
             let unlocked = try home.initialize(passphrase: homeOptions.passphrase(prompt: "New passphrase: "), limits: limits)
             print("Created \(home.path)")
@@ -245,5 +240,78 @@ func printItems(_ items: [MemoryItem], scores: [Double]?, json: Bool) throws {
         var line = "[\(item.id)] \(item.tier.rawValue) \(item.kind.rawValue): \(item.content.text)"
         if let o = item.content.output { line += " → \(o)" }
         print(line)
+    }
+}
+
+extension PClient {
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write everything personal (memory, optionally your identity) into one sealed, signed bundle.")
+
+        @OptionGroup var homeOptions: HomeOptions
+        @Option(help: "The bundle file to write.")
+        var out: String
+        @Flag(name: .customLong("include-identity"), help: "Also carry your identity keys (to keep the same identity on the other machine).")
+        var includeIdentity = false
+        @Option(name: .customLong("bundle-passphrase-file"), help: "Seal the bundle with this passphrase (default: $PCLIENT_BUNDLE_PASSPHRASE, then the home's).")
+        var bundlePassphraseFile: String?
+        @Option(name: .customLong("kdf"), help: "Argon2id cost for the bundle: moderate (default), sensitive, interactive, minimum (tests).")
+        var kdf: String = ProcessInfo.processInfo.environment["PCLIENT_KDF"] ?? "moderate"
+
+        func run() throws {
+            let homePassphrase = try homeOptions.passphrase()
+            let home = try homeOptions.clientHome.unlock(passphrase: homePassphrase)
+            let passphrase = try bundlePassphrase(file: bundlePassphraseFile) ?? homePassphrase
+            let bytes = try SealedBundle.export(home, passphrase: passphrase, includeIdentity: includeIdentity,
+                                                limits: argon2Limits(kdf))
+            try AtomicFile.write(bytes, to: out)
+            print("Wrote \(out) (\(bytes.count) bytes).")
+        }
+    }
+
+    struct ImportBundle: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Import a bundle: verified completely before anything changes; all or nothing.")
+
+        @OptionGroup var homeOptions: HomeOptions
+        @Option(name: .customLong("bundle-passphrase-file"), help: "The bundle's passphrase (default: $PCLIENT_BUNDLE_PASSPHRASE, then the home's).")
+        var bundlePassphraseFile: String?
+        @Option(name: .customLong("kdf"), help: "Argon2id cost when this creates the home: moderate (default), sensitive, interactive, minimum.")
+        var kdf: String = ProcessInfo.processInfo.environment["PCLIENT_KDF"] ?? "moderate"
+        @Flag(help: "Import into a home whose identity differs from the bundle's signer.")
+        var foreign = false
+        @Argument(help: "The bundle file.")
+        var file: String
+
+        func run() throws {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("Cannot read \(file): check the path.")
+            }
+            let homePassphrase = try homeOptions.passphrase()
+            let passphrase = try bundlePassphrase(file: bundlePassphraseFile) ?? homePassphrase
+            let contents = try SealedBundle.open(Array(data), passphrase: passphrase)
+            let n = try SealedBundle.importContents(contents, into: homeOptions.clientHome, passphrase: homePassphrase,
+                                                    limits: argon2Limits(kdf), allowForeignIdentity: foreign)
+            print("Imported \(contents.items.count) items (\(n) new or rehearsed)\(contents.identity != nil ? " and the identity" : "").")
+        }
+    }
+}
+
+func bundlePassphrase(file: String?) throws -> SecretBytes? {
+    if let file { return try PassphraseSource.file(path: file).read() }
+    if ProcessInfo.processInfo.environment["PCLIENT_BUNDLE_PASSPHRASE"] != nil {
+        return try PassphraseSource.environment(name: "PCLIENT_BUNDLE_PASSPHRASE").read()
+    }
+    return nil
+}
+
+func argon2Limits(_ name: String) throws -> Argon2Limits {
+    switch name {
+    case "moderate": return .moderate
+    case "sensitive": return .sensitive
+    case "interactive": return .interactive
+    case "minimum": return .minimum
+    default: throw ValidationError("Please give --kdf moderate, sensitive, interactive or minimum.")
     }
 }

@@ -8,7 +8,7 @@ struct PClient: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pclient",
         abstract: "A personal language model that you own: private memory, personal adapters, local answers.",
-        subcommands: [Ask.self, Generate.self, Tokenize.self, Init.self, Remember.self, MemoryCommand.self, Passwd.self]
+        subcommands: [Ask.self, Generate.self, Tokenize.self, Init.self, Remember.self, MemoryCommand.self, Passwd.self, Export.self, ImportBundle.self]
     )
 }
 

@@ -1,0 +1,94 @@
+import Client
+import Foundation
+import Memory
+import Seal
+import Testing
+
+/// kill -9 of `pclient import` at many moments: the home is always either as before or complete.
+@Suite(.serialized) struct CrashSafetyTests {
+    let passphrase = "crash test passphrase"
+    var secret: SecretBytes { SecretBytes(utf8: passphrase) }
+
+    func makeBundle(items: Int, at path: String) throws -> ClientHome {
+        let home = ClientHome(path: temporaryFolder("crash-src"))
+        let unlocked = try home.initialize(passphrase: secret, limits: .minimum)
+        try unlocked.memory.add((0..<items).map {
+            NewItem(kind: .note, content: ItemContent(text: "note number \($0) about topic \($0 % 97)"))
+        })
+        let bytes = try SealedBundle.export(unlocked, passphrase: secret, includeIdentity: true, limits: .minimum)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return home
+    }
+
+    func count(_ home: ClientHome) throws -> Int {
+        try home.unlock(passphrase: secret).memory.list(limit: 1_000_000).count
+    }
+
+    /// Starts `pclient import`, kills it with SIGKILL after `delay` seconds.
+    /// Returns early if the import ends first.
+    func importAndKill(_ pclient: PClientBinary, bundle: String, home: ClientHome, delay: Double, foreign: Bool) throws {
+        let p = Process()
+        p.executableURL = pclient.url
+        p.arguments = ["import", bundle] + (foreign ? ["--foreign"] : [])
+        var env = ProcessInfo.processInfo.environment
+        env["PCLIENT_HOME"] = home.path
+        env["PCLIENT_PASSPHRASE"] = passphrase
+        env["PCLIENT_KDF"] = "minimum"
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(delay)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.002) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+    }
+
+    @Test func killDuringImportLeavesThePreviousState() throws {
+        let pclient = try PClientBinary()
+        let bundle = temporaryFolder("crash") + ".bundle"
+        let n = 4000
+        let src = try makeBundle(items: n, at: bundle)
+        defer { try? FileManager.default.removeItem(atPath: src.path); try? FileManager.default.removeItem(atPath: bundle) }
+
+        // How long a whole import takes here, so the kills land throughout it.
+        let probe = ClientHome(path: temporaryFolder("crash-probe"))
+        let start = Date()
+        try importAndKill(pclient, bundle: bundle, home: probe, delay: 30, foreign: false)
+        let duration = Date().timeIntervalSince(start)
+        #expect(try count(probe) == n)
+        try? FileManager.default.removeItem(atPath: probe.path)
+
+        var outcomes: [String: Int] = [:]
+        for fraction in [0.0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 1.5] {
+            let delay = duration * fraction
+            // Into a new home: afterwards there is no home, or a complete one.
+            let fresh = ClientHome(path: temporaryFolder("crash-new"))
+            try importAndKill(pclient, bundle: bundle, home: fresh, delay: delay, foreign: false)
+            if fresh.isInitialized {
+                #expect(try count(fresh) == n, "delay \(delay): a partial home")
+                outcomes["new home: complete", default: 0] += 1
+            } else {
+                #expect(!FileManager.default.fileExists(atPath: fresh.memoryPath), "delay \(delay): a half-made home")
+                outcomes["new home: absent", default: 0] += 1
+            }
+
+            // Into an existing home with one item: afterwards 1 item, or 1 + n.
+            let existing = ClientHome(path: temporaryFolder("crash-old"))
+            try existing.initialize(passphrase: secret, limits: .minimum).memory
+                .add(NewItem(kind: .note, content: ItemContent(text: "the one item before the import")))
+            try importAndKill(pclient, bundle: bundle, home: existing, delay: delay, foreign: true)
+            let c = try count(existing)
+            #expect(c == 1 || c == 1 + n, "delay \(delay): \(c) items")
+            outcomes[c == 1 ? "existing home: unchanged" : "existing home: complete", default: 0] += 1
+
+            let parent = URL(fileURLWithPath: fresh.path).deletingLastPathComponent().path
+            for h in [fresh, existing] { try? FileManager.default.removeItem(atPath: h.path) }
+            let stem = URL(fileURLWithPath: fresh.path).lastPathComponent
+            for leftover in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where leftover.hasPrefix(stem) {
+                try? FileManager.default.removeItem(atPath: parent + "/" + leftover)
+            }
+        }
+        print("kill -9 during import (a whole import takes \(duration) s): \(outcomes)")
+    }
+}
