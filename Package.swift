@@ -51,7 +51,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pbench",
-            dependencies: ["LLM", "Tokenizer", "GGUF", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LLM", "Tokenizer", "GGUF", "Tensor", "Memory", "Seal", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 
