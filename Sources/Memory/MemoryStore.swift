@@ -168,11 +168,13 @@ public final class MemoryStore: Sendable {
             accessCount: row["accessCount"], importance: row["importance"], content: content)
     }
 
-    /// A keyed fingerprint of the content: repeated items are recognised without plaintext.
-    private func fingerprint(_ kind: ItemKind, _ content: ItemContent) -> Data {
-        let normalized = kind.rawValue + "\u{1F}" + index.tokens(in: content.text).joined(separator: " ")
-            + "\u{1F}" + index.tokens(in: content.output ?? "").joined(separator: " ")
-        return Data(Array(index.token(for: normalized).utf8))
+    /// The blind tokens of an item's searchable text, and a fingerprint of its kind and terms that
+    /// recognises repeated items without plaintext (the tokens are keyed already).
+    private func blind(_ kind: ItemKind, _ content: ItemContent) -> (tokens: [String], fingerprint: Data) {
+        let text = index.tokens(in: content.text)
+        let output = index.tokens(in: content.output ?? "")
+        let signature = kind.rawValue + "|" + text.joined(separator: " ") + "|" + output.joined(separator: " ")
+        return (text + output, Data(Blake2b.hash(Array(signature.utf8), outputByteCount: 16)))
     }
 
     // MARK: - Adding, reading, forgetting
@@ -191,7 +193,7 @@ public final class MemoryStore: Sendable {
             var next = (try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0) + 1
             var ids: [Int64] = []
             for item in items {
-                let fp = fingerprint(item.kind, item.content)
+                let (tokens, fp) = blind(item.kind, item.content)
                 if let existing = try Int64.fetchOne(db, sql: "SELECT id FROM item WHERE fingerprint = ? LIMIT 1", arguments: [fp]) {
                     try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ?, importance = MAX(importance, ?) WHERE id = ?",
                                    arguments: [now, item.importance, existing])
@@ -210,7 +212,7 @@ public final class MemoryStore: Sendable {
                     """, arguments: [id, item.kind.rawValue, tier.rawValue, created, lastAccess, max(0, item.accessCount),
                                      item.importance, fp, sealed])
                 try db.execute(sql: "INSERT INTO item_fts(rowid, tokens) VALUES(?, ?)",
-                               arguments: [id, index.tokens(in: item.content.searchableText).joined(separator: " ")])
+                               arguments: [id, tokens.joined(separator: " ")])
                 ids.append(id)
             }
             return ids
