@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Tensor
+import LLM
+
+/// One supervised example: the model reads prompt + target and learns to produce the target.
+public struct TrainingExample: Sendable, Equatable {
+    public var prompt: [Int]
+    public var target: [Int]
+    public init(prompt: [Int], target: [Int]) {
+        self.prompt = prompt
+        self.target = target
+    }
+}
+
+public struct TrainerConfiguration: Sendable, Equatable {
+    public var epochs: Int = 1
+    /// Sequences per micro-batch (sorted by length, so a batch holds sequences of similar length).
+    public var batchSize: Int = 1
+    /// Micro-batches whose gradients add up before one optimizer step.
+    public var gradientAccumulation: Int = 1
+    public var learningRate: Float = 2e-4
+    public var warmupSteps: Int = 0
+    public var schedule: LearningRateSchedule = .linear
+    public var adam = AdamW.Configuration()
+    /// Global-norm clipping before each step; nil turns it off.
+    public var maxGradientNorm: Double? = 1
+    /// Everything random (batch order, dropout masks) derives from it: same seed, same adapters.
+    public var seed: UInt64 = 0
+    /// Longer sequences keep their last `maxSequenceLength` positions (the end of the target).
+    public var maxSequenceLength: Int = 512
+    public var checkpointing = false
+    /// Shuffle the order of the length-sorted batches each epoch.
+    public var shuffle = true
+
+    public init() {}
+}
+
+/// What one optimizer step did.
+public struct StepReport: Sendable, Equatable {
+    public var step: Int              // 1-based
+    public var totalSteps: Int
+    public var epoch: Int             // 0-based
+    /// Mean loss over the step's scored tokens, before the update.
+    public var loss: Double
+    public var learningRate: Float
+    /// Global gradient norm before clipping.
+    public var gradientNorm: Double
+    /// Positions the model read, and positions the loss scored.
+    public var tokens: Int
+    public var targetTokens: Int
+    public var seconds: Double
+}
+
+/// Trains the trainable adapters of a `TrainingModel` on (prompt, target) examples.
+public final class Trainer {
+    public let model: TrainingModel
+    public let configuration: TrainerConfiguration
+    public let optimizer: AdamW
+    private let parameters: [(value: FloatBuffer, gradient: FloatBuffer)]
+
+    public init(model: TrainingModel, configuration: TrainerConfiguration) throws(TuningError) {
+        let c = configuration
+        guard c.epochs >= 0, c.batchSize > 0, c.gradientAccumulation > 0, c.maxSequenceLength > 1,
+              c.warmupSteps >= 0, c.learningRate.isFinite, c.learningRate >= 0 else {
+            throw TuningError(.badArgument, "trainer settings out of range: epochs ≥ 0, batch size and accumulation ≥ 1, max sequence length ≥ 2, learning rate ≥ 0")
+        }
+        self.model = model
+        self.configuration = configuration
+        parameters = model.adapters.flatMap(\.trainableParameters)
+        guard !parameters.isEmpty else {
+            throw TuningError(.badArgument, "no adapter to train: every active adapter is frozen")
+        }
+        optimizer = AdamW(parameters: parameters, configuration: configuration.adam)
+    }
+
+    /// The sequence an example becomes (truncated from the left to maxSequenceLength).
+    public func sequence(_ e: TrainingExample) -> TrainingSequence {
+        var s = TrainingSequence(prompt: e.prompt, target: e.target)
+        let n = configuration.maxSequenceLength
+        if s.count > n {
+            s = TrainingSequence(inputs: Array(s.inputs.suffix(n)), labels: Array(s.labels.suffix(n)))
+        }
+        return s
+    }
+
+    /// Optimizer steps: each a list of sequences (batchSize × gradientAccumulation of them, similar
+    /// lengths together), in a seeded order per epoch.
+    public func plan(_ examples: [TrainingExample], epoch: Int) -> [[TrainingSequence]] {
+        let sequences = examples.map(sequence).filter { $0.targetCount > 0 }
+        let order = sequences.indices.sorted { (sequences[$0].count, $0) < (sequences[$1].count, $1) }
+        let perStep = configuration.batchSize * configuration.gradientAccumulation
+        var steps = stride(from: 0, to: order.count, by: perStep).map { start in
+            order[start..<min(order.count, start + perStep)].map { sequences[$0] }
+        }
+        if configuration.shuffle {
+            var rng = Xoshiro256(seed: configuration.seed &+ 0xA076_1D64_78BD_642F &* UInt64(epoch + 1))
+            steps.shuffle(using: &rng)
+        }
+        return steps
+    }
+
+    /// Trains for the configured epochs, calling `onStep` after every optimizer step.
+    @discardableResult
+    public func train(_ examples: [TrainingExample], onStep: (StepReport) -> Void = { _ in }) throws -> [StepReport] {
+        let c = configuration
+        let stepsPerEpoch = plan(examples, epoch: 0).count
+        let total = stepsPerEpoch * c.epochs
+        var reports: [StepReport] = []
+        var step = 0
+        model.checkpointing = c.checkpointing
+        for epoch in 0..<c.epochs {
+            for batch in plan(examples, epoch: epoch) {
+                let start = monotonicSeconds()
+                for a in model.adapters { a.zeroGradients() }
+                let targets = batch.reduce(0) { $0 + $1.targetCount }
+                var loss = LossSum()
+                for (i, s) in batch.enumerated() {
+                    // The step's gradient is that of the mean loss over all its scored tokens.
+                    let dropoutSeed = c.seed ^ (UInt64(step) << 20 | UInt64(i)) &* 0x9FB2_1C65_1E98_DF25
+                    loss = loss + (try model.forwardBackward(s, gradientScale: 1 / Float(targets), dropoutSeed: dropoutSeed))
+                }
+                let gradients = parameters.map(\.gradient)
+                let norm = c.maxGradientNorm.map { GradientClipping.clip(gradients, maxNorm: $0) }
+                    ?? GradientClipping.globalNorm(gradients)
+                let lr = c.schedule.rate(step: step, total: total, warmup: c.warmupSteps, peak: c.learningRate)
+                optimizer.step(learningRate: lr)
+                step += 1
+                let report = StepReport(
+                    step: step, totalSteps: total, epoch: epoch, loss: loss.mean, learningRate: lr,
+                    gradientNorm: norm, tokens: batch.reduce(0) { $0 + $1.count }, targetTokens: targets,
+                    seconds: monotonicSeconds() - start)
+                reports.append(report)
+                onStep(report)
+            }
+        }
+        return reports
+    }
+
+    /// Mean loss over the examples' scored tokens (no gradients, no dropout): for a held-out split.
+    public func evaluate(_ examples: [TrainingExample]) throws -> Double {
+        var total = LossSum()
+        for e in examples {
+            let s = sequence(e)
+            if s.targetCount > 0 { total = total + (try model.loss(s)) }
+        }
+        return total.mean
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

@@ -1,1 +1,0 @@
-// Tuning: LoRA training (issue 4), in progress.
