@@ -20,6 +20,13 @@ _Static_assert(sizeof(pk_block_q8_0) == 34, "Q8_0 block is 34 bytes");
 typedef struct { float d; float s; int8_t qs[32]; } pk_block_q8a;
 _Static_assert(sizeof(pk_block_q8a) == 40, "activation block is 40 bytes");
 
+// 16-bit activations (act = PK_ACT_Q16): x_j ≈ d * X_j with d = max|x|/32767, and s = Σ x_j exactly as
+// f32 (Q4_1's offset term). qs holds the even elements first, then the odd ones:
+// qs[p] = X[2p] and qs[16 + p] = X[2p + 1] for p < 16, which is the order in which the SIMD kernels split
+// weight bytes into 16-bit lanes (low byte / high byte of each pair).
+typedef struct { float d; float s; int16_t qs[32]; } pk_block_q16a;
+_Static_assert(sizeof(pk_block_q16a) == 72, "16-bit activation block is 72 bytes");
+
 #define PK_QK 32
 
 // Internal type index, dense for tables.
@@ -39,6 +46,11 @@ typedef void (*pk_dot_q8_rows_fn)(const void *w, size_t row_bytes, int64_t nrows
                                   int64_t nb, float *y);
 // Quantizes cols (multiple of 32) floats into cols/32 activation blocks.
 typedef void (*pk_quantize_fn)(const float *x, pk_block_q8a *out, int64_t cols);
+// One token of 16-bit activations (nb blocks), nrows rows: y[r] = dot. Integer block sums are exact,
+// so every ISA computes the same Σ q·X per block; only the f32 scaling and summation order differ.
+typedef void (*pk_dot_q16_rows_fn)(const void *w, size_t row_bytes, int64_t nrows, const pk_block_q16a *xq,
+                                   int64_t nb, float *y);
+typedef void (*pk_quantize16_fn)(const float *x, pk_block_q16a *out, int64_t cols);
 
 typedef struct pk_kernels {
     const char *name;
@@ -47,7 +59,12 @@ typedef struct pk_kernels {
     pk_dot_q8_rows_fn dot_q8_rows[PK_I_COUNT];  // Q4_0, Q4_1, Q8_0 only
     pk_gemm_f32_fn gemm_f32;
     pk_quantize_fn quantize_q8a;
+    pk_dot_q16_rows_fn dot_q16_rows[PK_I_COUNT];  // Q4_0, Q4_1, Q8_0 only
+    pk_quantize16_fn quantize_q16a;
 } pk_kernels;
+
+// Portable 16-bit activation quantizer (scalar and NEON tables use it; AVX2 has a bit-identical one).
+void pk_quantize_q16a_portable(const float *x, pk_block_q16a *out, int64_t cols);
 
 extern const pk_kernels pk_kernels_scalar;
 #if defined(__x86_64__) || defined(__i386__)

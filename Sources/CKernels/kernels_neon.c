@@ -1,6 +1,8 @@
 // arm64 NEON kernels (baseline ARMv8-A: no dotprod/fp16 arithmetic extensions needed).
 // Checked for correctness under qemu-aarch64 user emulation (same tests as the other ISAs); not yet
 // measured on arm64 hardware.
+#include <math.h>
+
 #include "internal.h"
 
 #if defined(__aarch64__)
@@ -280,6 +282,84 @@ static void dot_q8_q8_0(const void *w, size_t rb, int64_t n, const pk_block_q8a 
     dot_q8_rows_q(PK_I_Q8_0, w, rb, n, xq, nb, y);
 }
 
+// ---- 16-bit activations (layout: even elements, then odd; see pk_block_q16a) ----
+
+// Σ over 8 lanes of e·xe + o·xo into acc (int16 × int16 → int32, exact).
+INLINE int32x4_t mla16(int32x4_t acc, int16x8_t e, int16x8_t x) {
+    acc = vmlal_s16(acc, vget_low_s16(e), vget_low_s16(x));
+    return vmlal_high_s16(acc, e, x);
+}
+
+INLINE void dot_q16_rows_q(int ti, const void *w, size_t row_bytes, int64_t nrows, const pk_block_q16a *xq,
+                           int64_t nb, float *y) {
+    for (int64_t r = 0; r < nrows; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        float32x4_t acc = vdupq_n_f32(0);
+        float macc = 0;
+        for (int64_t b = 0; b < nb; b++) {
+            // xe0/xo0: elements 0..15 (even / odd), xe1/xo1: elements 16..31.
+            const int16x8_t xe0 = vld1q_s16(xq[b].qs), xe1 = vld1q_s16(xq[b].qs + 8);
+            const int16x8_t xo0 = vld1q_s16(xq[b].qs + 16), xo1 = vld1q_s16(xq[b].qs + 24);
+            int16x8_t e0, o0, e1, o1;
+            float d;
+            if (ti == PK_I_Q8_0) {
+                const pk_block_q8_0 *blk = (const pk_block_q8_0 *)row + b;
+                d = f16(&blk->d);
+                const int16x8_t w0 = vreinterpretq_s16_s8(vld1q_s8(blk->qs));
+                const int16x8_t w1 = vreinterpretq_s16_s8(vld1q_s8(blk->qs + 16));
+                e0 = vshrq_n_s16(vshlq_n_s16(w0, 8), 8);
+                o0 = vshrq_n_s16(w0, 8);
+                e1 = vshrq_n_s16(vshlq_n_s16(w1, 8), 8);
+                o1 = vshrq_n_s16(w1, 8);
+            } else {
+                const uint8_t *qs;
+                if (ti == PK_I_Q4_1) {
+                    const pk_block_q4_1 *blk = (const pk_block_q4_1 *)row + b;
+                    d = f16(&blk->d);
+                    macc = fmaf(f16(&blk->m), xq[b].s, macc);
+                    qs = blk->qs;
+                } else {
+                    const pk_block_q4_0 *blk = (const pk_block_q4_0 *)row + b;
+                    d = f16(&blk->d);
+                    qs = blk->qs;
+                }
+                const uint8x16_t raw = vld1q_u8(qs);
+                const uint16x8_t lo = vreinterpretq_u16_u8(vandq_u8(raw, vdupq_n_u8(0x0f)));  // elements 0..15
+                const uint16x8_t hi = vreinterpretq_u16_u8(vshrq_n_u8(raw, 4));               // elements 16..31
+                const uint16x8_t mask = vdupq_n_u16(0x00ff);
+                e0 = vreinterpretq_s16_u16(vandq_u16(lo, mask));
+                o0 = vreinterpretq_s16_u16(vshrq_n_u16(lo, 8));
+                e1 = vreinterpretq_s16_u16(vandq_u16(hi, mask));
+                o1 = vreinterpretq_s16_u16(vshrq_n_u16(hi, 8));
+                if (ti == PK_I_Q4_0) {
+                    const int16x8_t eight = vdupq_n_s16(8);
+                    e0 = vsubq_s16(e0, eight);
+                    o0 = vsubq_s16(o0, eight);
+                    e1 = vsubq_s16(e1, eight);
+                    o1 = vsubq_s16(o1, eight);
+                }
+            }
+            int32x4_t s = vdupq_n_s32(0);
+            s = mla16(s, e0, xe0);
+            s = mla16(s, o0, xo0);
+            s = mla16(s, e1, xe1);
+            s = mla16(s, o1, xo1);
+            acc = vfmaq_n_f32(acc, vcvtq_f32_s32(s), d * xq[b].d);
+        }
+        y[r] = vaddvq_f32(acc) + macc;
+    }
+}
+
+static void dot_q16_q4_0(const void *w, size_t rb, int64_t n, const pk_block_q16a *xq, int64_t nb, float *y) {
+    dot_q16_rows_q(PK_I_Q4_0, w, rb, n, xq, nb, y);
+}
+static void dot_q16_q4_1(const void *w, size_t rb, int64_t n, const pk_block_q16a *xq, int64_t nb, float *y) {
+    dot_q16_rows_q(PK_I_Q4_1, w, rb, n, xq, nb, y);
+}
+static void dot_q16_q8_0(const void *w, size_t rb, int64_t n, const pk_block_q16a *xq, int64_t nb, float *y) {
+    dot_q16_rows_q(PK_I_Q8_0, w, rb, n, xq, nb, y);
+}
+
 const pk_kernels pk_kernels_neon = {
     .name = "neon",
     .dot_rows = {dot_rows_f32, dot_rows_f16, dot_rows_q4_0, dot_rows_q4_1, dot_rows_q8_0},
@@ -287,6 +367,8 @@ const pk_kernels pk_kernels_neon = {
     .dot_q8_rows = {NULL, NULL, dot_q8_q4_0, dot_q8_q4_1, dot_q8_q8_0},
     .gemm_f32 = gemm_f32,
     .quantize_q8a = quantize_q8a,
+    .dot_q16_rows = {NULL, NULL, dot_q16_q4_0, dot_q16_q4_1, dot_q16_q8_0},
+    .quantize_q16a = pk_quantize_q16a_portable,
 };
 
 #endif

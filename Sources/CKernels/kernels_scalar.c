@@ -181,6 +181,71 @@ static void dot_q8_q8_0(const void *w, size_t row_bytes, int64_t nrows, const pk
     }
 }
 
+// ---- 16-bit activations ----
+
+// Round half to even like the SIMD converts; |x·id| ≤ 32767 up to rounding of id, clamped anyway.
+// The block sum adds in four interleaved partial sums in this exact order (the AVX2 version matches it).
+void pk_quantize_q16a_portable(const float *x, pk_block_q16a *out, int64_t cols) {
+    for (int64_t b = 0; b < cols / PK_QK; b++) {
+        const float *xb = x + b * PK_QK;
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        const float d = amax / 32767.0f;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        float s[4] = {0, 0, 0, 0};
+        for (int l = 0; l < 32; l++) s[l & 3] += xb[l];
+        for (int j = 0; j < 32; j++) {
+            int q = (int)nearbyintf(xb[j] * id);
+            q = q > 32767 ? 32767 : q < -32767 ? -32767 : q;
+            out[b].qs[(j & 1) * 16 + (j >> 1)] = (int16_t)q;
+        }
+        out[b].d = d;
+        out[b].s = (s[0] + s[1]) + (s[2] + s[3]);
+    }
+}
+
+// Weight element j of a block as an integer (Q4_0 with its -8).
+static inline int wq(int ti, const uint8_t *blk, int j) {
+    switch (ti) {
+    case PK_I_Q4_0: {
+        const uint8_t q = ((const pk_block_q4_0 *)blk)->qs[j & 15];
+        return (j < 16 ? q & 0x0f : q >> 4) - 8;
+    }
+    case PK_I_Q4_1: {
+        const uint8_t q = ((const pk_block_q4_1 *)blk)->qs[j & 15];
+        return j < 16 ? q & 0x0f : q >> 4;
+    }
+    default:
+        return ((const pk_block_q8_0 *)blk)->qs[j];
+    }
+}
+
+static inline void dot_q16_rows_generic(int ti, const void *w, size_t row_bytes, int64_t nrows,
+                                        const pk_block_q16a *xq, int64_t nb, float *y) {
+    for (int64_t r = 0; r < nrows; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        float acc = 0, macc = 0;
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *blk = row + (size_t)b * block_bytes[ti];
+            int32_t s = 0;
+            for (int j = 0; j < 32; j++) s += wq(ti, blk, j) * xq[b].qs[(j & 1) * 16 + (j >> 1)];
+            const float d = pk_f16_to_f32(pk_read_u16(blk));
+            acc = fmaf(d * xq[b].d, (float)s, acc);
+            if (ti == PK_I_Q4_1) macc = fmaf(pk_f16_to_f32(pk_read_u16(blk + 2)), xq[b].s, macc);
+        }
+        y[r] = acc + macc;
+    }
+}
+
+#define DOT_Q16_ROWS(NAME, TI)                                                                          \
+    static void NAME(const void *w, size_t row_bytes, int64_t nrows, const pk_block_q16a *xq, int64_t nb, \
+                     float *y) {                                                                          \
+        dot_q16_rows_generic(TI, w, row_bytes, nrows, xq, nb, y);                                         \
+    }
+DOT_Q16_ROWS(dot_q16_q4_0, PK_I_Q4_0)
+DOT_Q16_ROWS(dot_q16_q4_1, PK_I_Q4_1)
+DOT_Q16_ROWS(dot_q16_q8_0, PK_I_Q8_0)
+
 const pk_kernels pk_kernels_scalar = {
     .name = "scalar",
     .dot_rows = {dot_rows_f32, dot_rows_f16, dot_rows_q4_0, dot_rows_q4_1, dot_rows_q8_0},
@@ -188,4 +253,6 @@ const pk_kernels pk_kernels_scalar = {
     .dot_q8_rows = {NULL, NULL, dot_q8_q4_0, dot_q8_q4_1, dot_q8_q8_0},
     .gemm_f32 = gemm_f32,
     .quantize_q8a = quantize_q8a,
+    .dot_q16_rows = {NULL, NULL, dot_q16_q4_0, dot_q16_q4_1, dot_q16_q8_0},
+    .quantize_q16a = pk_quantize_q16a_portable,
 };

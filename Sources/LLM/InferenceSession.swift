@@ -101,9 +101,8 @@ public final class InferenceSession {
         for (layer, block) in model.blocks.enumerated() {
             // x = x + attention(rmsNorm(x))
             Ops.rmsNorm(x.pointer, weight: block.attnNorm.pointer, eps: c.rmsEps, tokens: T, channels: c.dim, out: h.pointer)
-            try project(block.q, h.pointer, T, q.pointer)      // q: (T, Q)
-            try project(block.k, h.pointer, T, k.pointer)      // k: (T, K)
-            try project(block.v, h.pointer, T, v.pointer)      // v: (T, K)
+            // q: (T, Q), k: (T, K), v: (T, K)
+            try project(block.q, q.pointer, block.k, k.pointer, block.v, v.pointer, from: h.pointer, T)
             try positions.withUnsafeBufferPointer { pos in
                 Ops.rope(q.pointer, tokens: T, heads: c.headCount, headDim: c.headDim, stride: c.qDim,
                          positions: pos.baseAddress!, base: c.ropeBase, ropeDim: c.ropeDim, table: model.rope)
@@ -119,8 +118,7 @@ public final class InferenceSession {
 
             // x = x + down(silu(gate(h)) · up(h)),  h = rmsNorm(x)
             Ops.rmsNorm(x.pointer, weight: block.ffnNorm.pointer, eps: c.rmsEps, tokens: T, channels: c.dim, out: h.pointer)
-            try project(block.gate, h.pointer, T, gate.pointer) // gate: (T, F)
-            try project(block.up, h.pointer, T, up.pointer)     // up: (T, F)
+            try project(block.gate, gate.pointer, block.up, up.pointer, from: h.pointer, T) // gate, up: (T, F)
             Ops.swiglu(gate: gate.pointer, up: up.pointer, count: T * c.ffnDim, out: gate.pointer)
             try project(block.down, gate.pointer, T, proj.pointer)
             Ops.add(x.pointer, proj.pointer, count: T * c.dim)
@@ -178,7 +176,37 @@ public final class InferenceSession {
         } else {
             try QuantizedMatmul.run(
                 pool: model.pool, wtype: w.type.rawValue, w: w.raw, rows: w.outFeatures, cols: w.inFeatures,
-                x: x, tokens: T, y: y, q8Activations: model.numericPath == .fastQ8)
+                x: x, tokens: T, y: y, activations: model.numericPath.activations)
+        }
+    }
+
+    private func descriptor(_ w: Linear, _ x: UnsafePointer<Float>, _ T: Int, _ y: UnsafeMutablePointer<Float>)
+        -> QuantizedMatmul.Descriptor {
+        QuantizedMatmul.Descriptor(wtype: w.type.rawValue, w: w.raw, rows: w.outFeatures, cols: w.inFeatures,
+                                   x: x, tokens: T, y: y, activations: model.numericPath.activations)
+    }
+
+    /// Two products of the same x (gate and up): one pool dispatch on the fast paths.
+    private func project(_ w1: Linear, _ y1: UnsafeMutablePointer<Float>, _ w2: Linear, _ y2: UnsafeMutablePointer<Float>,
+                         from x: UnsafePointer<Float>, _ T: Int) throws {
+        if w1.dense != nil || w2.dense != nil {
+            try project(w1, x, T, y1)
+            try project(w2, x, T, y2)
+        } else {
+            try QuantizedMatmul.runBatch(pool: model.pool, descriptor(w1, x, T, y1), descriptor(w2, x, T, y2))
+        }
+    }
+
+    /// Three products of the same x (q, k, v): one pool dispatch on the fast paths.
+    private func project(_ w1: Linear, _ y1: UnsafeMutablePointer<Float>, _ w2: Linear, _ y2: UnsafeMutablePointer<Float>,
+                         _ w3: Linear, _ y3: UnsafeMutablePointer<Float>, from x: UnsafePointer<Float>, _ T: Int) throws {
+        if w1.dense != nil || w2.dense != nil || w3.dense != nil {
+            try project(w1, x, T, y1)
+            try project(w2, x, T, y2)
+            try project(w3, x, T, y3)
+        } else {
+            try QuantizedMatmul.runBatch(pool: model.pool, descriptor(w1, x, T, y1), descriptor(w2, x, T, y2),
+                                         descriptor(w3, x, T, y3))
         }
     }
 }

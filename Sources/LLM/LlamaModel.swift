@@ -29,11 +29,11 @@ public final class LlamaModel: @unchecked Sendable {
 
     public var isOutputTied: Bool { output === tokenEmbedding }
 
-    public convenience init(path: String, numericPath: NumericPath = .fast, threads: Int = 2) throws {
+    public convenience init(path: String, numericPath: NumericPath = .fastQ16, threads: Int = 2) throws {
         try self.init(file: try GGUFFile(path: path), numericPath: numericPath, threads: threads)
     }
 
-    public init(file: GGUFFile, numericPath: NumericPath = .fast, threads: Int = 2) throws {
+    public init(file: GGUFFile, numericPath: NumericPath = .fastQ16, threads: Int = 2) throws {
         let c = try LlamaConfig(gguf: file)
         config = c
         self.file = file

@@ -42,7 +42,7 @@ public final class TextGenerator {
         endOfGeneration = stops
     }
 
-    public convenience init(modelPath: String, numericPath: NumericPath = .fast, threads: Int = 2) throws {
+    public convenience init(modelPath: String, numericPath: NumericPath = .fastQ16, threads: Int = 2) throws {
         try self.init(model: LlamaModel(path: modelPath, numericPath: numericPath, threads: threads))
     }
 

@@ -27,8 +27,8 @@ struct GenerateBench: ParsableCommand {
     var genTokens: Int = 64
     @Option(help: "Timed runs of each figure (the median is reported; one untimed warm-up run first).")
     var runs: Int = 5
-    @Option(help: "Numeric paths to measure, comma-separated: fast, fast-q8, exact.")
-    var paths: String = "fast,fast-q8,exact"
+    @Option(help: "Numeric paths to measure, comma-separated: fast-q16 (pclient's default), fast (f32 activations), fast-q8, exact.")
+    var paths: String = "fast-q16,fast,fast-q8,exact"
     @Option(name: .customLong("llama-bench"), help: "Path to llama.cpp's llama-bench, to measure it side by side on the same file.")
     var llamaBench: String?
     @Flag(help: "Print one JSON object instead of a table.")
@@ -40,7 +40,7 @@ struct GenerateBench: ParsableCommand {
             throw ValidationError("Please give --prompt-tokens, --gen-tokens and --runs of 1 or more.")
         }
         for p in paths.split(separator: ",") where NumericPath(rawValue: String(p)) == nil {
-            throw ValidationError("Unknown numeric path \"\(p)\": use fast, fast-q8 or exact.")
+            throw ValidationError("Unknown numeric path \"\(p)\": use fast-q16, fast, fast-q8 or exact.")
         }
     }
 
@@ -70,8 +70,8 @@ struct GenerateBench: ParsableCommand {
             rows.append(peer)
             if !json { print(String(format: "llama.cpp         pp%-4d %8.1f tok/s   tg%-4d %8.1f tok/s",
                                     promptTokens, peer.promptTokensPerSecond, genTokens, peer.decodeTokensPerSecond)) }
-            if !json, let fast = rows.first(where: { $0.path == "fast" }) {
-                print(String(format: "pclient fast / llama.cpp: prompt %.2f×, decode %.2f×",
+            if !json, let fast = rows.first(where: { $0.path == "fast-q16" }) ?? rows.first {
+                print(String(format: "pclient \(fast.path) / llama.cpp: prompt %.2f×, decode %.2f×",
                              fast.promptTokensPerSecond / peer.promptTokensPerSecond,
                              fast.decodeTokensPerSecond / peer.decodeTokensPerSecond))
             }

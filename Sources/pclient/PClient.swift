@@ -23,15 +23,24 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Exact numeric path: weights dequantized to f32 and f32 math (slower, reproduces a float32 reference).")
     var exact = false
 
-    @Flag(name: .customLong("q8-activations"), help: "Fast path with activations rounded to 8 bits (llama.cpp's way): faster, slightly less exact.")
-    var q8Activations = false
+    @Option(help: "Activations in the quantized kernels: int16 (default: logits within 0.01 of f32 math, fastest decode), f32, or int8 (llama.cpp's way: changes answers).")
+    var activations: String = "int16"
 
     func validate() throws {
         guard threads >= 1 && threads <= 256 else { throw ValidationError("Please give --threads between 1 and 256.") }
-        if exact && q8Activations { throw ValidationError("Please choose either --exact or --q8-activations, not both.") }
+        guard ["int16", "f32", "int8"].contains(activations) else {
+            throw ValidationError("Please give --activations int16, f32 or int8.")
+        }
     }
 
-    var numericPath: NumericPath { exact ? .exact : (q8Activations ? .fastQ8 : .fast) }
+    var numericPath: NumericPath {
+        if exact { return .exact }
+        switch activations {
+        case "f32": return .fast
+        case "int8": return .fastQ8
+        default: return .fastQ16
+        }
+    }
 
     func loadGenerator() throws -> TextGenerator {
         let path = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)

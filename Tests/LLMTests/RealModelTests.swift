@@ -49,7 +49,7 @@ struct RealModelTests {
     }
 
     /// The fast path (quantized weights in SIMD kernels, f32 activations) stays close to the exact one.
-    @Test(arguments: [NumericPath.fast, .fastQ8])
+    @Test(arguments: [NumericPath.fast, .fastQ8, .fastQ16])
     func fastPathsTrackTheExactPath(path: NumericPath) throws {
         let file = try Self.shared.get()
         let v = try ReferenceVectors.load()
@@ -69,6 +69,12 @@ struct RealModelTests {
         case .fast:
             // Same math as exact, another summation order: the differences are rounding noise.
             #expect(worst < 0.01)
+            #expect(greedy == Array(v.greedy_float32.ids.prefix(steps.count)))
+        case .fastQ16:
+            // The prompt takes the f32 tiled path; decode steps round activations to 16-bit blocks
+            // (error ≲ 2⁻¹⁶ of each block's max): logits move by a few thousandths at most
+            // (0.0068 measured over the 9 steps), and the greedy tokens stay those of float32.
+            #expect(worst < 0.05)
             #expect(greedy == Array(v.greedy_float32.ids.prefix(steps.count)))
         default:
             // 8-bit activations move logits by up to ~1.5 and flip the first token exactly as

@@ -33,8 +33,8 @@ struct KernelTests {
             for T in [1, 3, 17] {
                 for (rows, cols) in [(1, 32), (37, 96), (67, 160)] {
                     let problem = KernelProblem(wtype: wtype, rows: rows, cols: cols, T: T, rng: &rng)
-                    let y = try problem.run(pool: pool, q8: false)
-                    problem.expectClose(y, q8: false, "\(wtype) T=\(T) rows=\(rows) threads=\(threads)")
+                    let y = try problem.run(pool: pool, act: .f32)
+                    problem.expectClose(y, act: .f32, "\(wtype) T=\(T) rows=\(rows) threads=\(threads)")
                 }
             }
         }
@@ -48,9 +48,47 @@ struct KernelTests {
             for T in [1, 3, 17] {
                 for (rows, cols) in [(1, 32), (37, 96), (67, 160)] {
                     let problem = KernelProblem(wtype: wtype, rows: rows, cols: cols, T: T, rng: &rng)
-                    let y = try problem.run(pool: pool, q8: true)
-                    problem.expectClose(y, q8: true, "\(wtype) T=\(T) rows=\(rows) threads=\(threads)")
+                    let y = try problem.run(pool: pool, act: .int8)
+                    problem.expectClose(y, act: .int8, "\(wtype) T=\(T) rows=\(rows) threads=\(threads)")
                 }
+            }
+        }
+    }
+
+    @Test(arguments: [1, 2])
+    func q16ActivationsStayWithinQuantizationBound(threads: Int) throws {
+        let pool = WorkerPool(threads: threads)
+        var rng = KernelTestRNG(seed: 16)
+        for isa in Self.isas {
+            #expect(pk_set_isa(isa) == 0)
+            defer { _ = pk_set_isa("auto") }
+            for wtype in Self.types {
+                for T in [1, 2, 3, 17] {
+                    for (rows, cols) in [(1, 32), (37, 96), (67, 160)] {
+                        let problem = KernelProblem(wtype: wtype, rows: rows, cols: cols, T: T, rng: &rng)
+                        let y = try problem.run(pool: pool, act: .int16)
+                        problem.expectClose(y, act: .int16, "\(isa) \(wtype) T=\(T) rows=\(rows) threads=\(threads)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Activations with a huge range inside a block (and all-zero blocks) stay within the 16-bit bound.
+    @Test func q16HandlesExtremeBlocks() throws {
+        let pool = WorkerPool(threads: 2)
+        var rng = KernelTestRNG(seed: 5)
+        for isa in Self.isas {
+            #expect(pk_set_isa(isa) == 0)
+            defer { _ = pk_set_isa("auto") }
+            for wtype: UInt32 in [2, 3, 8] {
+                var problem = KernelProblem(wtype: wtype, rows: 40, cols: 128, T: 1, rng: &rng)
+                var x = problem.x
+                for k in 0..<32 { x[k] = 0 }                      // block 0: zeros
+                x[32] = 1e4; x[33] = -1e4; x[40] = 1e-6           // block 1: ±max and tiny
+                for k in 64..<96 { x[k] = k % 2 == 0 ? 3 : -3 }  // block 2: all at ±max
+                problem = KernelProblem(wtype: wtype, rows: 40, cols: 128, T: 1, w: problem.w, x: x)
+                problem.expectClose(try problem.run(pool: pool, act: .int16), act: .int16, "\(isa) extreme \(wtype)")
             }
         }
     }
@@ -60,21 +98,21 @@ struct KernelTests {
         let pool = WorkerPool(threads: 2)
         var rng = KernelTestRNG(seed: 2024)
         for wtype in Self.types {
-            for q8 in [false, true] {
-                for T in [1, 3, 17] {
+            for act in [ActivationPrecision.f32, .int8, .int16] {
+                for T in [1, 2, 3, 17] {
                     let problem = KernelProblem(wtype: wtype, rows: 53, cols: 256, T: T, rng: &rng)
                     var results: [[Float]] = []
                     for isa in Self.isas {
                         #expect(pk_set_isa(isa) == 0)
-                        let y = try problem.run(pool: pool, q8: q8)
-                        problem.expectClose(y, q8: q8, "\(isa) type \(wtype) q8=\(q8) T=\(T)")
+                        let y = try problem.run(pool: pool, act: act)
+                        problem.expectClose(y, act: act, "\(isa) type \(wtype) act=\(act) T=\(T)")
                         results.append(y)
                     }
                     // Same quantized activations and exact integer dots in every ISA: only f32 rounding differs.
                     for other in results.dropFirst() {
                         for (i, v) in other.enumerated() {
                             let tol = 2e-6 * problem.absSum[i] + 1e-30
-                            #expect(abs(Double(v) - Double(results[0][i])) <= tol, "type \(wtype) q8=\(q8) T=\(T) i=\(i)")
+                            #expect(abs(Double(v) - Double(results[0][i])) <= tol, "type \(wtype) act=\(act) T=\(T) i=\(i)")
                         }
                     }
                 }
@@ -88,8 +126,74 @@ struct KernelTests {
         var rng = KernelTestRNG(seed: 99)
         for wtype: UInt32 in [3, 8] {
             let problem = KernelProblem(wtype: wtype, rows: 389, cols: 576, T: 33, rng: &rng)
-            problem.expectClose(try problem.run(pool: pool, q8: false), q8: false, "type \(wtype) large")
-            problem.expectClose(try problem.run(pool: pool, q8: true), q8: true, "type \(wtype) large q8")
+            for act in [ActivationPrecision.f32, .int8, .int16] {
+                problem.expectClose(try problem.run(pool: pool, act: act), act: act, "type \(wtype) large \(act)")
+            }
+            let decode = KernelProblem(wtype: wtype, rows: 389, cols: 576, T: 1, rng: &rng)
+            for act in [ActivationPrecision.f32, .int8, .int16] {
+                decode.expectClose(try decode.run(pool: pool, act: act), act: act, "type \(wtype) large T=1 \(act)")
+            }
+        }
+    }
+
+    /// A batch gives exactly what its products give one by one (same chunks, same kernels), including
+    /// products that share x and mixed types, tokens and activation precisions.
+    @Test(arguments: [1, 2])
+    func batchEqualsSeparateRuns(threads: Int) throws {
+        let pool = WorkerPool(threads: threads)
+        var rng = KernelTestRNG(seed: 31)
+        for act in [ActivationPrecision.f32, .int8, .int16] {
+            for T in [1, 3] {
+                // q, k, v: one x, three shapes; plus an unrelated product with its own x.
+                let shapes: [(UInt32, Int, Int)] = [(3, 70, 96), (3, 24, 96), (8, 24, 96), (2, 33, 64)]
+                var problems = shapes.map { KernelProblem(wtype: $0.0, rows: $0.1, cols: $0.2, T: T, rng: &rng) }
+                for i in 1..<3 {
+                    problems[i] = KernelProblem(wtype: problems[i].wtype, rows: problems[i].rows, cols: problems[i].cols,
+                                                T: T, w: problems[i].w, x: problems[0].x)
+                }
+                let separate = try problems.map { try $0.run(pool: pool, act: act) }
+                var outs = problems.map { [Float](repeating: .nan, count: $0.T * $0.rows) }
+                let ws = problems.map { p in p.w.withUnsafeBytes { UnsafeRawBufferPointer(start: UnsafeMutableRawPointer.allocate(byteCount: $0.count, alignment: 64), count: $0.count) } }
+                let xs = problems.map { p in UnsafeMutablePointer<Float>.allocate(capacity: p.x.count) }
+                let ys = problems.map { p in UnsafeMutablePointer<Float>.allocate(capacity: p.T * p.rows) }
+                defer {
+                    ws.forEach { $0.deallocate() }
+                    xs.forEach { $0.deallocate() }
+                    ys.forEach { $0.deallocate() }
+                }
+                for (i, p) in problems.enumerated() {
+                    p.w.withUnsafeBytes { UnsafeMutableRawPointer(mutating: ws[i].baseAddress!).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    xs[i].initialize(from: p.x, count: p.x.count)
+                }
+                let descs = problems.indices.map { i in
+                    QuantizedMatmul.Descriptor(
+                        wtype: problems[i].wtype, w: ws[i].baseAddress!, rows: problems[i].rows, cols: problems[i].cols,
+                        x: i < 3 ? xs[0] : xs[i], tokens: T, y: ys[i], activations: act)
+                }
+                func collect() -> [[Float]] {
+                    problems.indices.map { i in Array(UnsafeBufferPointer(start: ys[i], count: problems[i].T * problems[i].rows)) }
+                }
+                func reset() { for i in problems.indices { ys[i].update(repeating: .nan, count: problems[i].T * problems[i].rows) } }
+                reset()
+                try QuantizedMatmul.runBatch(pool: pool, descs)
+                outs = collect()
+                #expect(outs == separate, "array batch act=\(act) T=\(T) threads=\(threads)")
+                reset()
+                try QuantizedMatmul.runBatch(pool: pool, descs[0], descs[1], descs[2])
+                outs = collect()
+                #expect(Array(outs[0..<3]) == Array(separate[0..<3]), "3-batch act=\(act) T=\(T)")
+                reset()
+                try QuantizedMatmul.runBatch(pool: pool, descs[0], descs[3])
+                outs = collect()
+                #expect(outs[0] == separate[0] && outs[3] == separate[3], "2-batch act=\(act) T=\(T)")
+
+                // One bad descriptor: refused before anything runs.
+                reset()
+                var bad = descs[2]
+                bad.cols = 40
+                #expect(throws: QuantizedMatmulError.self) { try QuantizedMatmul.runBatch(pool: pool, descs[0], descs[1], bad) }
+                #expect(collect()[0].allSatisfy { $0.isNaN })
+            }
         }
     }
 
@@ -104,7 +208,7 @@ struct KernelTests {
                     do {
                         try QuantizedMatmul.run(
                             pool: pool, wtype: wtype, w: wp.baseAddress!, rows: rows, cols: cols,
-                            x: x, tokens: tokens, y: yp.baseAddress!, q8Activations: false)
+                            x: x, tokens: tokens, y: yp.baseAddress!, activations: .f32)
                         return nil
                     } catch let error as QuantizedMatmulError {
                         return error.code
@@ -152,12 +256,18 @@ struct KernelProblem {
     let q8Bound: [Double]
 
     init(wtype: UInt32, rows: Int, cols: Int, T: Int, rng: inout KernelTestRNG) {
+        let w = Self.randomWeights(wtype: wtype, count: rows * cols, rng: &rng)
+        let x = (0..<(T * cols)).map { _ in rng.nextFloat() * 2 - 1 }
+        self.init(wtype: wtype, rows: rows, cols: cols, T: T, w: w, x: x)
+    }
+
+    init(wtype: UInt32, rows: Int, cols: Int, T: Int, w: [UInt8], x: [Float]) {
         self.wtype = wtype
         self.rows = rows
         self.cols = cols
         self.T = T
-        w = Self.randomWeights(wtype: wtype, count: rows * cols, rng: &rng)
-        x = (0..<(T * cols)).map { _ in rng.nextFloat() * 2 - 1 }
+        self.w = w
+        self.x = x
         let rowBytes = w.count / rows
         var reference = [Double](repeating: 0, count: T * rows)
         var absSum = reference
@@ -187,24 +297,27 @@ struct KernelProblem {
         self.q8Bound = q8Bound
     }
 
-    func run(pool: WorkerPool, q8: Bool) throws -> [Float] {
+    func run(pool: WorkerPool, act: ActivationPrecision) throws -> [Float] {
         var y = [Float](repeating: .nan, count: T * rows)
         try w.withUnsafeBytes { wp in
             try y.withUnsafeMutableBufferPointer { yp in
                 try QuantizedMatmul.run(
                     pool: pool, wtype: wtype, w: wp.baseAddress!, rows: rows, cols: cols,
-                    x: x, tokens: T, y: yp.baseAddress!, q8Activations: q8)
+                    x: x, tokens: T, y: yp.baseAddress!, activations: act)
             }
         }
         return y
     }
 
-    func expectClose(_ y: [Float], q8: Bool, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectClose(_ y: [Float], act: ActivationPrecision, _ label: String,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
         let quantized = wtype == 2 || wtype == 3 || wtype == 8
         var worst = 0.0
         for i in 0..<y.count {
             var tol = 1e-5 * absSum[i] + 1e-30
-            if q8 && quantized { tol += q8Bound[i] }
+            // Rounding x to 16-bit blocks: the 8-bit bound scaled by 127/32767.
+            if act == .int8 && quantized { tol += q8Bound[i] }
+            if act == .int16 && quantized { tol += q8Bound[i] * 127 / 32767 }
             worst = max(worst, abs(Double(y[i]) - reference[i]) / tol)
         }
         #expect(worst <= 1, "\(label): error is \(worst) × tolerance", sourceLocation: sourceLocation)

@@ -49,15 +49,43 @@ const char *pk_isa_name(void);
 // Process-wide: meant for tests and benchmarks, not to be called while matmuls run.
 int pk_set_isa(const char *name);
 
+// How pk_matmul treats the activations x for quantized weights (F32/F16 weights always use f32).
+enum {
+    // f32 activations, weights dequantized in registers: tracks f32 math (relative error ~1e-7).
+    PK_ACT_F32 = 0,
+    // llama.cpp's scheme: x first quantized to 8-bit blocks (Q8_1 for Q4_0/Q4_1, Q8_0 for Q8_0; d and
+    // s kept in f32), integer dots. Fastest, but ~1e-3 relative error, enough to flip a greedy token.
+    PK_ACT_Q8 = 1,
+    // x rounded to 16-bit blocks (d = max|x|/32767, exact f32 block sums for Q4_1's offset), integer
+    // dots exact in int32: relative error per block ≲ 2^-16 of its max. Used for T ≤ 2 (decode); from
+    // 3 tokens on the f32 tiled path is as fast and is taken instead.
+    PK_ACT_Q16 = 2,
+};
+
 // y (T, rows) = x (T, cols) · Wᵀ, where W is `rows` rows of `cols` elements stored in ggml type `wtype`
 // (PK_TYPE_*), each row contiguous (row bytes = cols/32 * bytes per 32-block; 4*cols for F32, 2*cols for
 // F16). cols must be a multiple of 32 for every type. No alignment is required of w, x or y.
-// act_q8 = 0: activations stay f32 and weights are dequantized in registers (tracks f32 math).
-// act_q8 = 1: activations are first quantized to 8-bit blocks as llama.cpp does (Q8_1 for Q4_0/Q4_1,
-// Q8_0 for Q8_0; d and s kept in f32) and dot products run in integers. F32/F16 weights ignore act_q8.
+// act is a PK_ACT_* value (others are treated as PK_ACT_F32).
 // Parallel over rows across the pool. Returns 0 on success or a PK_ERR_* code.
 int pk_matmul(pk_pool *pool, int wtype, const void *w, int64_t rows, int64_t cols,
-              const float *x, int64_t T, float *y, int act_q8);
+              const float *x, int64_t T, float *y, int act);
+
+// One matmul of a batch: the arguments of pk_matmul.
+typedef struct pk_matmul_desc {
+    int wtype;
+    const void *w;
+    int64_t rows, cols;
+    const float *x;
+    int64_t T;
+    float *y;
+    int act;
+} pk_matmul_desc;
+
+// Runs n independent matmuls (no desc's y may overlap another's x or y) in one pool dispatch: their
+// row chunks share one counter, so small matmuls (q, k, v of one layer; gate and up) cost one wake-up
+// and one join instead of several. Descs reading the same x (same pointer, cols, T and activation
+// preparation) quantize it once. Checks every desc before running any; returns 0 or the first error.
+int pk_matmul_batch(pk_pool *pool, int n, const pk_matmul_desc *descs);
 
 #ifdef __cplusplus
 }

@@ -1,1 +1,0 @@
-// Federation: wire types, secure aggregation, DP (issue 6), in progress.

@@ -1,0 +1,89 @@
+internal import CSodium
+internal import Foundation
+
+/// libsodium must be initialised before use; `sodium_init` is idempotent and a static `let` runs once.
+enum SodiumInit {
+    private static let initialised: Bool = sodium_init() >= 0
+
+    @inline(__always)
+    static func ensure() {
+        precondition(initialised, "libsodium failed to initialise: no secure random source is available.")
+    }
+}
+
+/// A deterministic generator for reproducible runs and test vectors: the ChaCha20-IETF keystream
+/// (`crypto_stream_chacha20_ietf`, key = the 32-byte seed, nonce = 12 zero bytes) read as
+/// consecutive little-endian UInt64 words. Other implementations reproduce it exactly.
+///
+/// Secrets in production come from `SodiumRandom`; this one is for tests, vectors and for the
+/// non-secret randomness that must be replayable (stochastic rounding in a vector, a graph seed).
+public struct ChaChaRandom: RandomNumberGenerator, Sendable {
+    private let key: [UInt8]
+    private var block = [UInt64](repeating: 0, count: 8)
+    private var blockIndex: UInt32 = 0
+    private var position = 8
+
+    public init(seed: [UInt8]) {
+        precondition(seed.count == 32, "ChaChaRandom needs a 32-byte seed")
+        SodiumInit.ensure()
+        key = seed
+    }
+
+    public mutating func next() -> UInt64 {
+        if position == 8 { refill() }
+        defer { position += 1 }
+        return UInt64(littleEndian: block[position])
+    }
+
+    private mutating func refill() {
+        let nonce = [UInt8](repeating: 0, count: 12)
+        let zeros = [UInt8](repeating: 0, count: 64)
+        let counter = blockIndex
+        block.withUnsafeMutableBytes { out in
+            _ = crypto_stream_chacha20_ietf_xor_ic(out.baseAddress!.assumingMemoryBound(to: UInt8.self), zeros, 64,
+                                                   nonce, counter, key)
+        }
+        precondition(blockIndex < UInt32.max, "ChaChaRandom exhausted its 256 GiB stream")
+        blockIndex += 1
+        position = 0
+    }
+}
+
+/// Cryptographically secure randomness from libsodium (`randombytes_buf`).
+public struct SodiumRandom: RandomNumberGenerator, Sendable {
+    public init() { SodiumInit.ensure() }
+
+    public mutating func next() -> UInt64 {
+        var value: UInt64 = 0
+        withUnsafeMutableBytes(of: &value) { randombytes_buf($0.baseAddress!, 8) }
+        return value
+    }
+}
+
+/// The draws every implementation must reproduce bit for bit, defined on `next()` only (Swift's own
+/// `random(in:using:)` algorithms are not part of any contract).
+extension RandomNumberGenerator {
+    /// `count` bytes: ceil(count/8) words, each written little endian, the last one truncated.
+    public mutating func bytes(count: Int) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(count + 8)
+        while out.count < count {
+            withUnsafeBytes(of: next().littleEndian) { out.append(contentsOf: $0) }
+        }
+        out.removeLast(out.count - count)
+        return out
+    }
+
+    /// Uniform in [0, 1) with 53 bits: `(next() >> 11) · 2⁻⁵³`.
+    public mutating func unitInterval() -> Double {
+        Double(next() >> 11) * 0x1p-53
+    }
+
+    /// Standard normal by Box–Muller from two draws, u1 in (0, 1] so the logarithm is finite.
+    /// (Not bit-reproducible across libm implementations; only used for noise, never in vectors.)
+    public mutating func standardNormal() -> Double {
+        let u1 = Double((next() >> 11) + 1) * 0x1p-53
+        let u2 = unitInterval()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+}
