@@ -36,14 +36,20 @@ public final class MemoryStore: Sendable {
     private let sealer: RecordSealer
     private let index: BlindIndex
     private let clock: @Sendable () -> Date
+    /// Dense retrieval, when the client gave an embedder: embeddings are sealed in the `embedding`
+    /// column and decrypted into memory on first search.
+    public let embedder: (any TextEmbedder)?
+    private let dense: DenseIndex?
 
     private static let keyCheckPlaintext = Array("pclient memory key check v1".utf8)
 
     /// Opens (or creates) the store at `path` with the user's data key. A wrong key is an error
     /// before anything is read or written.
     public init(path: String, key: DataKey, schedule: MemorySchedule = MemorySchedule(),
-                clock: @escaping @Sendable () -> Date = { Date() }) throws {
+                embedder: (any TextEmbedder)? = nil, clock: @escaping @Sendable () -> Date = { Date() }) throws {
         self.path = path
+        self.embedder = embedder
+        dense = embedder.map { DenseIndex(dimension: $0.dimension) }
         self.schedule = schedule
         self.clock = clock
         sealer = try RecordSealer(key: key.subkey(for: .recordSealing))
@@ -147,6 +153,54 @@ public final class MemoryStore: Sendable {
         RecordAD(table: "item", rowID: id, version: UInt32(version), column: "content")
     }
 
+    private func embeddingAD(_ id: Int64, _ version: Int) -> RecordAD {
+        RecordAD(table: "item", rowID: id, version: UInt32(version), column: "embedding")
+    }
+
+    /// Decrypts every stored embedding into the dense index (once).
+    private func loadDenseIndex() throws {
+        guard let dense, !dense.isLoaded else { return }
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, version, embedding FROM item WHERE embedding IS NOT NULL")
+        }
+        var vectors: [(Int64, [Float])] = []
+        vectors.reserveCapacity(rows.count)
+        for row in rows {
+            let id: Int64 = row["id"]
+            let sealed: Data = row["embedding"]
+            guard let plain = try? sealer.open(sealed, associatedData: embeddingAD(id, row["version"])),
+                  let v = [Float](littleEndianBytes: plain) else {
+                throw MemoryError(.corrupt, "the embedding of memory item \(id) failed authentication: the file was altered or damaged")
+            }
+            vectors.append((id, v))
+        }
+        dense.load(vectors)
+    }
+
+    /// Embeds the items stored without an embedding (before an encoder was available). Returns how many.
+    @discardableResult
+    public func embedMissing(batchSize: Int = 64) throws -> Int {
+        guard let embedder else { return 0 }
+        var done = 0
+        while true {
+            let rows = try read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM item WHERE embedding IS NULL ORDER BY id LIMIT ?", arguments: [batchSize])
+            }
+            if rows.isEmpty { return done }
+            let items = try rows.map(decode)
+            let vectors = try embedder.embed(items.map(\.content.searchableText))
+            try write { db in
+                for (i, row) in rows.enumerated() {
+                    let id: Int64 = row["id"]
+                    let sealed = Data(sealer.seal(vectors[i].littleEndianBytes, associatedData: embeddingAD(id, row["version"])))
+                    try db.execute(sql: "UPDATE item SET embedding = ? WHERE id = ?", arguments: [sealed, id])
+                }
+            }
+            for (i, item) in items.enumerated() { dense?.add(item.id, vectors[i]) }
+            done += rows.count
+        }
+    }
+
     private func decode(_ row: Row) throws -> MemoryItem {
         let id: Int64 = row["id"]
         let version: Int = row["version"]
@@ -189,10 +243,12 @@ public final class MemoryStore: Sendable {
         }
         let now = clock().timeIntervalSince1970
         let encoder = JSONEncoder()
-        return try write { db in
+        let vectors = try embedder.map { try $0.embed(items.map(\.content.searchableText)) }
+        var embedded: [(Int64, [Float])] = []
+        let ids: [Int64] = try write { db in
             var next = (try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0) + 1
             var ids: [Int64] = []
-            for item in items {
+            for (index, item) in items.enumerated() {
                 let (tokens, fp) = blind(item.kind, item.content)
                 if let existing = try Int64.fetchOne(db, sql: "SELECT id FROM item WHERE fingerprint = ? LIMIT 1", arguments: [fp]) {
                     try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ?, importance = MAX(importance, ?) WHERE id = ?",
@@ -213,10 +269,17 @@ public final class MemoryStore: Sendable {
                                      item.importance, fp, sealed])
                 try db.execute(sql: "INSERT INTO item_fts(rowid, tokens) VALUES(?, ?)",
                                arguments: [id, tokens.joined(separator: " ")])
+                if let v = vectors?[index] {
+                    let sealedVector = Data(sealer.seal(v.littleEndianBytes, associatedData: embeddingAD(id, 1)))
+                    try db.execute(sql: "UPDATE item SET embedding = ? WHERE id = ?", arguments: [sealedVector, id])
+                    embedded.append((id, v))
+                }
                 ids.append(id)
             }
             return ids
         }
+        for (id, v) in embedded { dense?.add(id, v) }
+        return ids
     }
 
     @discardableResult
@@ -254,6 +317,7 @@ public final class MemoryStore: Sendable {
             }
             try db.execute(sql: "INSERT INTO item_fts(item_fts) VALUES('optimize')")
         }
+        dense?.remove(ids)
         try compact()
     }
 
@@ -270,33 +334,58 @@ public final class MemoryStore: Sendable {
 
     // MARK: - Search
 
-    /// BM25 over blind tokens, fused by reciprocal rank and weighted by recency and importance.
-    /// Returned items are rehearsed (access count and time updated) unless `rehearse` is false.
+    /// Hybrid retrieval: BM25 over blind tokens and (with an embedder) cosine similarity of sentence
+    /// embeddings, fused by reciprocal rank and weighted by recency and importance. Returned items are
+    /// rehearsed (access count and time updated) unless `rehearse` is false.
     public func search(_ query: String, limit: Int = 10, tiers: Set<Tier> = [.short, .long],
                        rehearse: Bool = true) throws -> [SearchHit] {
+        guard limit > 0, !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
         let terms = StopWords.filter(BlindIndex.terms(in: query))
         let tokens = Array(Set(terms.map(index.token(for:))))
-        guard !tokens.isEmpty, limit > 0 else { return [] }
-        let match = tokens.map { "\"\($0)\"" }.joined(separator: " OR ")
         let tierList = tiers.map { "'\($0.rawValue)'" }.joined(separator: ",")
         let candidates = max(limit * 5, 50)
+
+        // The lexical list: BM25, best first.
+        var lexical: [Int64] = []
+        var bm25: [Int64: Double] = [:]
+        if !tokens.isEmpty {
+            let match = tokens.map { "\"\($0)\"" }.joined(separator: " OR ")
+            let rows = try read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT item.id, bm25(item_fts) AS rank FROM item_fts JOIN item ON item.id = item_fts.rowid
+                    WHERE item_fts MATCH ? AND item.tier IN (\(tierList))
+                    ORDER BY rank LIMIT ?
+                    """, arguments: [match, candidates])
+            }
+            for row in rows {
+                let id: Int64 = row["id"]
+                lexical.append(id)
+                bm25[id] = row["rank"]
+            }
+        }
+        // The dense list: nearest embeddings (any tier; filtered below), best first.
+        var semantic: [Int64] = []
+        if let embedder, let dense {
+            try loadDenseIndex()
+            if let q = try embedder.embed([query]).first {
+                semantic = dense.nearest(q, k: candidates).map(\.id)
+            }
+        }
+        let fused = RankFusion.fuse(lists: [lexical, semantic])
+        guard !fused.isEmpty else { return [] }
+
+        let idList = fused.keys.map(String.init).joined(separator: ",")
         let rows = try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT item.*, bm25(item_fts) AS rank FROM item_fts JOIN item ON item.id = item_fts.rowid
-                WHERE item_fts MATCH ? AND item.tier IN (\(tierList))
-                ORDER BY rank LIMIT ?
-                """, arguments: [match, candidates])
+            try Row.fetchAll(db, sql: "SELECT * FROM item WHERE id IN (\(idList)) AND tier IN (\(tierList))")
         }
         let now = clock()
-        let items = try rows.map(decode)
-        let bm25 = rows.map { $0["rank"] as Double }
-        let fused = RankFusion.fuse(lists: [Array(items.indices)])
         var hits: [SearchHit] = []
-        for (i, item) in items.enumerated() {
+        for row in rows {
+            let item = try decode(row)
             let ageDays = max(0, now.timeIntervalSince(item.lastAccess) / 86400)
             let recency = pow(0.5, ageDays / schedule.recencyHalfLifeDays)
-            let score = fused[i, default: 0] * (1 + 0.25 * recency + 0.25 * item.importance)
-            hits.append(SearchHit(item: item, score: score, bm25: bm25[i]))
+            let score = fused[item.id, default: 0] * (1 + 0.25 * recency + 0.25 * item.importance)
+            hits.append(SearchHit(item: item, score: score, bm25: bm25[item.id] ?? 0))
         }
         hits.sort { $0.score > $1.score || ($0.score == $1.score && $0.item.id < $1.item.id) }
         hits = Array(hits.prefix(limit))
@@ -366,7 +455,8 @@ public final class MemoryStore: Sendable {
     /// near-duplicates in long-term memory are merged. Returns the ids promoted.
     @discardableResult
     public func consolidate() throws -> [Int64] {
-        try write { db in
+        var merged: [Int64] = []
+        let survivors: [Int64] = try write { db in
             let promoted = try Int64.fetchAll(db, sql: """
                 SELECT id FROM item WHERE tier = 'short' AND (accessCount >= ? OR importance >= ?) ORDER BY id
                 """, arguments: [schedule.rehearsalThreshold, schedule.importanceThreshold])
@@ -390,6 +480,7 @@ public final class MemoryStore: Sendable {
                         """, arguments: [id, id, id, twin.id])
                     try db.execute(sql: "DELETE FROM item WHERE id = ?", arguments: [id])
                     try db.execute(sql: "DELETE FROM item_fts WHERE rowid = ?", arguments: [id])
+                    merged.append(id)
                 } else {
                     try db.execute(sql: "UPDATE item SET tier = 'long' WHERE id = ?", arguments: [id])
                     longTerms.append((id, kind, terms))
@@ -398,6 +489,8 @@ public final class MemoryStore: Sendable {
             }
             return survivors
         }
+        dense?.remove(merged)
+        return survivors
     }
 
     /// Short-term memory beyond capacity: the lowest-value items are forgotten for good. Value is
@@ -436,10 +529,10 @@ public final class MemoryStore: Sendable {
 }
 
 /// Reciprocal-rank fusion (Cormack et al. 2009): score(d) = Σ_lists 1 / (k + rank_list(d)).
-/// Lists hold item indices, best first; the dense-retrieval list joins the BM25 one here.
+/// Lists hold item ids, best first (BM25 and dense retrieval).
 public enum RankFusion {
-    public static func fuse(lists: [[Int]], k: Double = 60) -> [Int: Double] {
-        var scores: [Int: Double] = [:]
+    public static func fuse<ID: Hashable>(lists: [[ID]], k: Double = 60) -> [ID: Double] {
+        var scores: [ID: Double] = [:]
         for list in lists {
             for (rank, item) in list.enumerated() { scores[item, default: 0] += 1 / (k + Double(rank + 1)) }
         }
