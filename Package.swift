@@ -46,7 +46,7 @@ let package = Package(
 
         .executableTarget(
             name: "pclient",
-            dependencies: ["Client", "Memory", "Seal", "LLM", "Tokenizer", "GGUF", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Client", "Memory", "Seal", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "SealTests", dependencies: ["Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Memory", "Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal"], swiftSettings: swiftSettings),
-        .testTarget(name: "TuningTests", dependencies: ["Tuning", "LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
+        .testTarget(name: "TuningTests", dependencies: ["Tuning", "LLM", "Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
     ],

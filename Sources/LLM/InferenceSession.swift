@@ -18,6 +18,7 @@ public final class InferenceSession {
     private let x: FloatBuffer, h: FloatBuffer, q: FloatBuffer, k: FloatBuffer, v: FloatBuffer
     private let attn: FloatBuffer, proj: FloatBuffer, gate: FloatBuffer, up: FloatBuffer
     private var scores: FloatBuffer
+    private var lowRank = FloatBuffer(count: 1)
     private let logitsBuffer: FloatBuffer
     private var positions: [Int]
 
@@ -168,8 +169,24 @@ public final class InferenceSession {
         }
     }
 
-    /// y (T, out) = x (T, in) · Wᵀ by the model's numeric path.
+    /// y (T, out) = x (T, in) · Wᵀ by the model's numeric path, plus the linear's adapters.
     private func project(_ w: Linear, _ x: UnsafePointer<Float>, _ T: Int, _ y: UnsafeMutablePointer<Float>) throws {
+        try baseProduct(w, x, T, y)
+        applyUpdates(w, x, T, y)
+    }
+
+    /// y (T, out) += Σ_a scale_a · (x (T, in) · A_aᵀ) · B_aᵀ        A: (r, in), B: (out, r)
+    private func applyUpdates(_ w: Linear, _ x: UnsafePointer<Float>, _ T: Int, _ y: UnsafeMutablePointer<Float>) {
+        for u in w.updates {
+            if lowRank.count < T * u.rank { lowRank = FloatBuffer(count: T * u.rank * 2) }
+            BLAS.sgemm(transB: true, m: T, n: u.rank, k: w.inFeatures, a: x, lda: w.inFeatures,
+                       b: u.a.pointer, ldb: w.inFeatures, c: lowRank.pointer, ldc: u.rank)
+            BLAS.sgemm(transB: true, m: T, n: w.outFeatures, k: u.rank, alpha: u.scale, a: lowRank.pointer, lda: u.rank,
+                       b: u.b.pointer, ldb: u.rank, beta: 1, c: y, ldc: w.outFeatures)
+        }
+    }
+
+    private func baseProduct(_ w: Linear, _ x: UnsafePointer<Float>, _ T: Int, _ y: UnsafeMutablePointer<Float>) throws {
         if let dense = w.dense {
             BLAS.sgemm(transB: true, m: T, n: w.outFeatures, k: w.inFeatures, a: x, lda: w.inFeatures,
                        b: dense.pointer, ldb: w.inFeatures, c: y, ldc: w.outFeatures)
@@ -194,6 +211,8 @@ public final class InferenceSession {
             try project(w2, x, T, y2)
         } else {
             try QuantizedMatmul.runBatch(pool: model.pool, descriptor(w1, x, T, y1), descriptor(w2, x, T, y2))
+            applyUpdates(w1, x, T, y1)
+            applyUpdates(w2, x, T, y2)
         }
     }
 
@@ -207,6 +226,9 @@ public final class InferenceSession {
         } else {
             try QuantizedMatmul.runBatch(pool: model.pool, descriptor(w1, x, T, y1), descriptor(w2, x, T, y2),
                                          descriptor(w3, x, T, y3))
+            applyUpdates(w1, x, T, y1)
+            applyUpdates(w2, x, T, y2)
+            applyUpdates(w3, x, T, y3)
         }
     }
 }

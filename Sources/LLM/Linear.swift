@@ -23,6 +23,21 @@ public enum NumericPath: String, Sendable, CaseIterable {
     }
 }
 
+/// A low-rank update ΔW = scale · B·A of one linear map (a LoRA adapter's module at inference).
+public struct LowRankUpdate: Sendable {
+    public let a: FloatBuffer      // (rank, in)
+    public let b: FloatBuffer      // (out, rank)
+    public let rank: Int
+    public let scale: Float
+
+    public init(a: FloatBuffer, b: FloatBuffer, rank: Int, scale: Float) {
+        self.a = a
+        self.b = b
+        self.rank = rank
+        self.scale = scale
+    }
+}
+
 /// The weight W (out, in) of one linear map y = x · Wᵀ, kept as the file stores it (quantized rows in
 /// the memory-mapped GGUF) and, for the exact path, as f32.
 public final class Linear: @unchecked Sendable {
@@ -35,6 +50,18 @@ public final class Linear: @unchecked Sendable {
     public let rowBytes: Int
     /// f32 copy of W (out, in), present when the exact path asked for it.
     public private(set) var dense: FloatBuffer?
+    /// Low-rank adapters applied at inference (y += scale · B·A·x), in attachment order. Attach them
+    /// before sessions run: the model is not locked against concurrent change.
+    public private(set) var updates: [LowRankUpdate] = []
+
+    public func attach(_ update: LowRankUpdate) throws {
+        guard update.a.count == update.rank * inFeatures, update.b.count == outFeatures * update.rank else {
+            throw LLMError(.badTensorShape, "an adapter for \(name) has A (\(update.a.count) values) or B (\(update.b.count)) that do not fit rank \(update.rank) and shape \(outFeatures)×\(inFeatures)")
+        }
+        updates.append(update)
+    }
+
+    public func detachAll() { updates.removeAll() }
 
     init(file: GGUFFile, name: String, outFeatures: Int, inFeatures: Int) throws {
         guard let info = file.tensor(named: name) else {

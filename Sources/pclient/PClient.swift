@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LLM
+import Tuning
 import Tokenizer
 
 @main
@@ -8,7 +9,7 @@ struct PClient: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pclient",
         abstract: "A personal language model that you own: private memory, personal adapters, local answers.",
-        subcommands: [Ask.self, Generate.self, Tokenize.self, Init.self, Remember.self, MemoryCommand.self, Passwd.self, Export.self, ImportBundle.self]
+        subcommands: [Ask.self, Generate.self, Tokenize.self, TrainAdapter.self, Init.self, Remember.self, MemoryCommand.self, Passwd.self, Export.self, ImportBundle.self]
     )
 }
 
@@ -42,9 +43,16 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
+    @Option(name: .customLong("adapter"), help: "A LoRA adapter folder (PEFT format) to apply; repeat to stack several.")
+    var adapters: [String] = []
+
     func loadGenerator() throws -> TextGenerator {
         let path = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
-        return try TextGenerator(modelPath: path, numericPath: numericPath, threads: threads)
+        let llama = try LlamaModel(path: path, numericPath: numericPath, threads: threads)
+        for dir in adapters {
+            try LoRAAdapter.load(from: dir, model: llama.config, training: .frozen).attach(to: llama)
+        }
+        return try TextGenerator(model: llama)
     }
 }
 

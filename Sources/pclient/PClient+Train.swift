@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import LLM
+import Tensor
+import Tokenizer
+import Tuning
+
+extension PClient {
+    struct TrainAdapter: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "train-adapter",
+            abstract: "Train a LoRA adapter on (prompt, target) examples and save it in PEFT's format.")
+
+        @Option(help: "The GGUF model file (default: $PCLIENT_MODEL, then the cache).")
+        var model: String?
+        @Option(help: "JSONL, one {\"prompt\": …, \"target\": …} per line.")
+        var data: String
+        @Option(help: "Folder to write adapter_model.safetensors and adapter_config.json to.")
+        var out: String
+        @Option(help: "LoRA rank.")
+        var rank: Int = 8
+        @Option(help: "LoRA alpha (the update is scaled by alpha / rank).")
+        var alpha: Float = 16
+        @Option(help: "Layers to adapt, comma-separated from q,k,v,o,gate,up,down, or \"all\".")
+        var targets: String = "all"
+        @Option(help: "Passes over the data.")
+        var epochs: Int = 5
+        @Option(help: "Peak learning rate (linear decay after a 10% warm-up).")
+        var lr: Float = 1e-3
+        @Option(name: .customLong("max-seq"), help: "Longest training sequence in tokens (longer examples are cut).")
+        var maxSeq: Int = 512
+        @Option(help: "Random seed (initialisation, order, dropout).")
+        var seed: UInt64 = 0
+        @Option(help: "Threads for the matrix products.")
+        var threads: Int = 2
+        @Flag(help: "Use prompt and target as raw text instead of a chat turn (user: prompt, assistant: target).")
+        var raw = false
+        @Flag(help: "Recompute activations per block in the backward pass (less memory, more time).")
+        var checkpointing = false
+
+        func validate() throws {
+            guard rank >= 1, rank <= 256 else { throw ValidationError("Please give a --rank between 1 and 256.") }
+            guard epochs >= 1, lr > 0, maxSeq >= 8 else { throw ValidationError("Please give --epochs ≥ 1, --lr > 0 and --max-seq ≥ 8.") }
+            _ = try parseTargets(targets)
+        }
+
+        func run() throws {
+            let path = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
+            BLAS.setThreads(threads)
+            let llama = try LlamaModel(path: path, numericPath: .exact, threads: threads)
+            let generator = try TextGenerator(model: llama)
+            let examples = try loadExamples(data, generator: generator, raw: raw)
+            guard !examples.isEmpty else { throw ValidationError("\(data) holds no examples.") }
+
+            let adapter = try LoRAAdapter(config: LoRAConfig(rank: rank, alpha: alpha, targets: try parseTargets(targets)),
+                                          model: llama.config, seed: seed)
+            var config = TrainerConfiguration()
+            config.epochs = epochs
+            config.learningRate = lr
+            config.seed = seed
+            config.maxSequenceLength = maxSeq
+            config.checkpointing = checkpointing
+            let stepsPerEpoch = examples.count
+            config.warmupSteps = max(1, stepsPerEpoch * epochs / 10)
+            let trainer = try Trainer(model: TrainingModel(model: llama, adapters: [adapter], checkpointing: checkpointing),
+                                      configuration: config)
+            let progress = Progress(total: stepsPerEpoch * epochs)
+            let reports = try trainer.train(examples) { progress.show($0) }
+            progress.finish()
+            try adapter.save(to: out, model: llama.config, baseModel: URL(fileURLWithPath: path).lastPathComponent)
+            if let first = reports.first, let last = reports.last {
+                print(String(format: "Saved %@ (%d steps; loss %.4f → %.4f).", out, reports.count, first.loss, last.loss))
+            }
+        }
+    }
+}
+
+func parseTargets(_ text: String) throws -> [LoRATarget] {
+    if text == "all" { return LoRATarget.allCases }
+    let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let targets = names.compactMap(LoRATarget.init(rawValue:))
+    guard targets.count == names.count, !targets.isEmpty else {
+        throw ValidationError("Please give --targets as a comma-separated list of q,k,v,o,gate,up,down, or all.")
+    }
+    return targets
+}
+
+/// (prompt, target) lines as token ids: by default a chat turn (user: prompt; assistant: target,
+/// ended by <|im_end|>) so the adapter shapes what `pclient ask` answers.
+func loadExamples(_ path: String, generator: TextGenerator, raw: Bool) throws -> [TrainingExample] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("Cannot read \(path): check the path.") }
+    var examples: [TrainingExample] = []
+    for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
+        if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+              let prompt = object["prompt"] as? String, let target = object["target"] as? String else {
+            throw ValidationError("Line \(n + 1) of \(path) is not a JSON object with \"prompt\" and \"target\" strings.")
+        }
+        let tok = generator.tokenizer
+        if raw {
+            examples.append(TrainingExample(prompt: tok.encode(prompt, parseSpecial: false), target: tok.encode(target, parseSpecial: false)))
+        } else {
+            let p = tok.encode(generator.template.render([ChatMessage(role: "user", content: prompt)]), parseSpecial: true)
+            var t = tok.encode(target, parseSpecial: false)
+            if let end = tok.id(of: ChatTemplate.end) { t.append(end) }
+            examples.append(TrainingExample(prompt: p, target: t))
+        }
+    }
+    return examples
+}
+
+/// A progress line: a bar redrawn in place on a terminal, plain lines otherwise.
+final class Progress {
+    let total: Int
+    let start = Date()
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    var tokens = 0
+
+    init(total: Int) { self.total = total }
+
+    func show(_ r: StepReport) {
+        tokens += r.tokens
+        let elapsed = Date().timeIntervalSince(start)
+        let eta = elapsed / Double(r.step) * Double(max(0, total - r.step))
+        let rate = Double(tokens) / max(elapsed, 1e-9)
+        let width = 24
+        let filled = width * r.step / max(total, 1)
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        let text = String(format: "step %d/%d  loss %.4f  %.0f tok/s  ETA %.0fs", r.step, total, r.loss, rate, eta)
+        if isTerminal {
+            FileHandle.standardError.write(Data("\r\(bar) \(text)   ".utf8))
+        } else if r.step == 1 || r.step == total || r.step % max(1, total / 20) == 0 {
+            FileHandle.standardError.write(Data("\(text)\n".utf8))
+        }
+    }
+
+    func finish() {
+        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
