@@ -58,15 +58,16 @@ public struct ClientHome: Sendable {
         }
     }
 
-    /// Unwraps the data key with the passphrase and opens the sealed stores.
-    public func unlock(passphrase: SecretBytes) throws -> UnlockedHome {
+    /// Unwraps the data key with the passphrase and opens the sealed stores. With an `embedder`,
+    /// memory search is hybrid (BM25 + dense) and new items are embedded as they are stored.
+    public func unlock(passphrase: SecretBytes, embedder: (any TextEmbedder)? = nil) throws -> UnlockedHome {
         let key: DataKey
         do {
             key = try wrappedKey().unwrap(passphrase: passphrase)
         } catch let e as SealError where e.code == .wrongPassphrase {
             throw ClientError(.wrongPassphrase, "the passphrase does not open \(path): check it and try again")
         }
-        return try UnlockedHome(home: self, key: key)
+        return try UnlockedHome(home: self, key: key, embedder: embedder)
     }
 
     /// Changes the passphrase: the data key is rewrapped; no data is re-encrypted.
@@ -89,7 +90,8 @@ public final class UnlockedHome: Sendable {
     public let identity: Identity
     public let memory: MemoryStore
 
-    init(home: ClientHome, key: DataKey, schedule: MemorySchedule = MemorySchedule()) throws {
+    init(home: ClientHome, key: DataKey, schedule: MemorySchedule = MemorySchedule(),
+         embedder: (any TextEmbedder)? = nil) throws {
         self.home = home
         self.key = key
         do {
@@ -99,7 +101,7 @@ public final class UnlockedHome: Sendable {
         } catch {
             throw ClientError(.corrupt, "\(home.identityPath) does not open with this home's key: \(error)")
         }
-        memory = try MemoryStore(path: home.memoryPath, key: key, schedule: schedule)
+        memory = try MemoryStore(path: home.memoryPath, key: key, schedule: schedule, embedder: embedder)
     }
 }
 

@@ -7,6 +7,8 @@ public struct TokenizerError: Error, CustomStringConvertible, Sendable {
         case unsupportedPreTokenizer
         /// Token, type or merge lists are inconsistent or out of range.
         case malformedVocabulary
+        /// A vocabulary file could not be read.
+        case unreadableFile
     }
 
     public let code: Code

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Client
 import Foundation
+import LLM
 import Memory
 import Seal
 
@@ -25,8 +26,23 @@ struct HomeOptions: ParsableArguments {
         return try PassphraseSource.prompt(message: prompt).read()
     }
 
+    @Option(help: "The sentence-encoder folder (default: $PCLIENT_ENCODER, then the cache). Without one, search is BM25 only.")
+    var encoder: String?
+
+    /// The encoder when it is installed (scripts/setup puts it in the cache); memory works without it.
+    func sentenceEncoder() throws -> SentenceEncoder? {
+        let env = ProcessInfo.processInfo.environment
+        guard let dir = try? SentenceEncoder.locate(explicit: encoder, environment: env) else {
+            if encoder != nil || env["PCLIENT_ENCODER"] != nil {
+                _ = try SentenceEncoder.locate(explicit: encoder, environment: env)   // report why
+            }
+            return nil
+        }
+        return try SentenceEncoder(directory: dir)
+    }
+
     func unlock() throws -> UnlockedHome {
-        try clientHome.unlock(passphrase: passphrase())
+        try clientHome.unlock(passphrase: passphrase(), embedder: sentenceEncoder())
     }
 }
 
@@ -105,7 +121,7 @@ extension PClient {
         static let configuration = CommandConfiguration(
             commandName: "memory",
             abstract: "Look after your private memory.",
-            subcommands: [Import.self, Search.self, List.self, Forget.self, Stats.self, Consolidate.self])
+            subcommands: [Import.self, Search.self, List.self, Forget.self, Stats.self, Consolidate.self, Reindex.self])
     }
 }
 
@@ -203,6 +219,21 @@ extension PClient.MemoryCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(s), as: UTF8.self))
+        }
+    }
+
+    struct Reindex: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Embed the items stored without a sentence embedding (e.g. before the encoder was installed).")
+
+        @OptionGroup var homeOptions: HomeOptions
+
+        func run() throws {
+            let home = try homeOptions.unlock()
+            guard home.memory.embedder != nil else {
+                throw ValidationError("No sentence encoder found: run scripts/setup, or pass --encoder DIR.")
+            }
+            print("Embedded \(try home.memory.embedMissing()) item(s).")
         }
     }
 
@@ -313,5 +344,23 @@ func argon2Limits(_ name: String) throws -> Argon2Limits {
     case "interactive": return .interactive
     case "minimum": return .minimum
     default: throw ValidationError("Please give --kdf moderate, sensitive, interactive or minimum.")
+    }
+}
+
+extension PClient {
+    struct Embed: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the normalised sentence embedding (all-MiniLM-L6-v2) of a text as a JSON array.")
+
+        @Option(help: "The sentence-encoder folder (default: $PCLIENT_ENCODER, then the cache).")
+        var encoder: String?
+        @Argument(help: "The text.")
+        var text: String
+
+        func run() throws {
+            let dir = try SentenceEncoder.locate(explicit: encoder, environment: ProcessInfo.processInfo.environment)
+            let v = try SentenceEncoder(directory: dir).embed([text])[0]
+            print("[" + v.map { String(format: "%.7g", $0) }.joined(separator: ", ") + "]")
+        }
     }
 }
