@@ -51,7 +51,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pbench",
-            dependencies: ["LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", "Memory", "Seal", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Client", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", "Memory", "Seal", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Client
 import Foundation
+import LLM
 import Memory
 import Seal
 
@@ -14,13 +16,41 @@ struct MemoryBench: ParsableCommand {
     var queries: Int = 200
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
+    @Flag(name: .customLong("no-encoder"), help: "Measure BM25 only, without the sentence encoder.")
+    var noEncoder = false
+    @Option(help: "The sentence-encoder folder (default: $PCLIENT_ENCODER, then the cache).")
+    var encoder: String?
 
     struct Row: Codable {
         var items: Int
         var insertsPerSecond: Double
         var searchP50Milliseconds: Double
         var searchP99Milliseconds: Double
+        var hybridSearchP50Milliseconds: Double?
+        var hybridSearchP99Milliseconds: Double?
+        var denseIndexLoadSeconds: Double?
         var fileMegabytes: Double
+    }
+
+    struct EncoderFigures: Codable {
+        var sentencesPerSecondOneAtATime: Double
+        var sentencesPerSecondBatch32: Double
+        var sealedInsertsPerSecondWithEmbeddings: Double
+    }
+
+    /// Stand-in stored vectors for large stores (embedding 100k real sentences would take minutes):
+    /// search cost does not depend on what the stored vectors are.
+    struct RandomEmbedder: TextEmbedder {
+        let dimension: Int
+        func embed(_ texts: [String]) throws -> [[Float]] {
+            texts.map { t in
+                var rng = SplitMix(seed: UInt64(bitPattern: Int64(t.hashValue)))
+                var v = (0..<dimension).map { _ in Float(rng.unit() - 0.5) }
+                let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                for i in v.indices { v[i] /= n }
+                return v
+            }
+        }
     }
 
     func validate() throws {
@@ -31,29 +61,69 @@ struct MemoryBench: ParsableCommand {
     }
 
     func run() throws {
+        let sentenceEncoder: SentenceEncoder? = noEncoder ? nil
+            : try SentenceEncoder(directory: SentenceEncoder.locate(explicit: encoder, environment: ProcessInfo.processInfo.environment))
+        var figures: EncoderFigures?
+        if let sentenceEncoder {
+            figures = try measureEncoder(sentenceEncoder)
+            if !json, let f = figures {
+                print(String(format: "encoder: %.0f sentences/s one at a time, %.0f/s in batches of 32; sealed inserts with embeddings %.0f/s",
+                             f.sentencesPerSecondOneAtATime, f.sentencesPerSecondBatch32, f.sealedInsertsPerSecondWithEmbeddings))
+            }
+        }
         var rows: [Row] = []
         for n in items.split(separator: ",").compactMap({ Int($0) }) {
-            rows.append(try measure(n))
+            rows.append(try measure(n, encoder: sentenceEncoder))
             let r = rows.last!
             if !json {
-                print(String(format: "%7d items: %8.0f sealed inserts/s   search p50 %6.2f ms  p99 %6.2f ms   file %.1f MB",
-                             r.items, r.insertsPerSecond, r.searchP50Milliseconds, r.searchP99Milliseconds, r.fileMegabytes))
+                var line = String(format: "%7d items: %8.0f sealed inserts/s   BM25 search p50 %6.2f ms  p99 %6.2f ms",
+                                  r.items, r.insertsPerSecond, r.searchP50Milliseconds, r.searchP99Milliseconds)
+                if let p50 = r.hybridSearchP50Milliseconds, let p99 = r.hybridSearchP99Milliseconds, let load = r.denseIndexLoadSeconds {
+                    line += String(format: "   hybrid p50 %6.2f ms  p99 %6.2f ms (index load %.2f s)", p50, p99, load)
+                }
+                print(line + String(format: "   file %.1f MB", r.fileMegabytes))
             }
         }
         if json {
+            struct Output: Codable { var memory: [Row]; var encoder: EncoderFigures? }
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try e.encode(["memory": rows]), as: UTF8.self))
+            print(String(decoding: try e.encode(Output(memory: rows, encoder: figures)), as: UTF8.self))
         }
+    }
+
+    func measureEncoder(_ encoder: SentenceEncoder) throws -> EncoderFigures {
+        var rng = SplitMix(seed: 3)
+        let words = Self.vocabulary
+        let sentences = (0..<256).map { _ in (0..<14).map { _ in words[Int(rng.unit() * 120)] }.joined(separator: " ") }
+        _ = try encoder.embed(Array(sentences.prefix(8)))
+        var t = Date()
+        for s in sentences.prefix(128) { _ = try encoder.embed([s]) }
+        let one = 128 / Date().timeIntervalSince(t)
+        t = Date()
+        for start in stride(from: 0, to: 256, by: 32) { _ = try encoder.embed(Array(sentences[start..<start + 32])) }
+        let batched = 256 / Date().timeIntervalSince(t)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pbench-enc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try MemoryStore(path: dir.appendingPathComponent("m.sqlite").path, key: DataKey.generate(), embedder: encoder)
+        t = Date()
+        for start in stride(from: 0, to: 256, by: 64) {
+            try store.add(sentences[start..<start + 64].map { NewItem(kind: .note, content: ItemContent(text: $0)) })
+        }
+        return EncoderFigures(sentencesPerSecondOneAtATime: one, sentencesPerSecondBatch32: batched,
+                              sealedInsertsPerSecondWithEmbeddings: 256 / Date().timeIntervalSince(t))
     }
 
     /// Synthetic English-like items from a fixed vocabulary with a Zipf-like word distribution,
     /// so common words are common (as in real notes) and searches hit realistic posting lists.
-    func measure(_ n: Int) throws -> Row {
+    func measure(_ n: Int, encoder: SentenceEncoder?) throws -> Row {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pbench-memory-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try MemoryStore(path: dir.appendingPathComponent("memory.sqlite").path, key: DataKey.generate())
+        let path = dir.appendingPathComponent("memory.sqlite").path
+        let key = DataKey.generate()
+        let store = try MemoryStore(path: path, key: key)
         var rng = SplitMix(seed: 7)
         let words = Self.vocabulary
         func sentence(_ length: Int) -> String {
@@ -83,10 +153,30 @@ struct MemoryBench: ParsableCommand {
         }
         latencies.sort()
         let stats = try store.stats()
-        return Row(items: n, insertsPerSecond: Double(n) / insertSeconds,
-                   searchP50Milliseconds: latencies[latencies.count / 2],
-                   searchP99Milliseconds: latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
-                   fileMegabytes: Double(stats.fileBytes) / 1e6)
+        var row = Row(items: n, insertsPerSecond: Double(n) / insertSeconds,
+                      searchP50Milliseconds: latencies[latencies.count / 2],
+                      searchP99Milliseconds: latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
+                      fileMegabytes: Double(stats.fileBytes) / 1e6)
+        if let encoder {
+            // Stored vectors: stand-ins (see RandomEmbedder); the query is embedded by the real encoder.
+            let filler = try MemoryStore(path: path, key: key, embedder: RandomEmbedder(dimension: encoder.dimension))
+            try filler.embedMissing(batchSize: 2000)
+            let hybrid = try MemoryStore(path: path, key: key, embedder: encoder)
+            let loadStart = Date()
+            _ = try hybrid.search("warm up the dense index", limit: 10, rehearse: false)
+            row.denseIndexLoadSeconds = Date().timeIntervalSince(loadStart)
+            var h: [Double] = []
+            for _ in 0..<queries {
+                let q = "what did I say about " + sentence(4)
+                let s = Date()
+                _ = try hybrid.search(q, limit: 10, rehearse: false)
+                h.append(Date().timeIntervalSince(s) * 1000)
+            }
+            h.sort()
+            row.hybridSearchP50Milliseconds = h[h.count / 2]
+            row.hybridSearchP99Milliseconds = h[min(h.count - 1, h.count * 99 / 100)]
+        }
+        return row
     }
 
     static let vocabulary: [String] = {
