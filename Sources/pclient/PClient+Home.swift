@@ -29,8 +29,12 @@ struct HomeOptions: ParsableArguments {
     @Option(help: "The sentence-encoder folder (default: $PCLIENT_ENCODER, then the cache). Without one, search is BM25 only.")
     var encoder: String?
 
+    @Flag(name: .customLong("no-encoder"), help: "Do not load the sentence encoder: search is BM25 only and new items get no embedding (add them later with `memory reindex`).")
+    var noEncoder = false
+
     /// The encoder when it is installed (scripts/setup puts it in the cache); memory works without it.
     func sentenceEncoder() throws -> SentenceEncoder? {
+        if noEncoder { return nil }
         let env = ProcessInfo.processInfo.environment
         guard let dir = try? SentenceEncoder.locate(explicit: encoder, environment: env) else {
             if encoder != nil || env["PCLIENT_ENCODER"] != nil {

@@ -85,6 +85,8 @@ struct PClientBinary {
                 }
             }
         }
+        // The bundle, written into the home so the scan covers it too.
+        #expect(try pclient.run(["export", "--out", home + "/export.bundle", "--include-identity"], home: home).status == 0)
         try scanHome()                              // … and the disk holds none of it
 
         let list = try pclient.run(["memory", "list", "--json"], home: home)

@@ -91,4 +91,55 @@ import Testing
         }
         print("kill -9 during import (a whole import takes \(duration) s): \(outcomes)")
     }
+
+    /// kill -9 during `pclient memory import` (a large write): the store holds the items from before,
+    /// or all of the new ones, and opens cleanly either way.
+    @Test func killDuringAMemoryWriteLeavesThePreviousState() throws {
+        let pclient = try PClientBinary()
+        let home = ClientHome(path: temporaryFolder("crash-write"))
+        let jsonl = temporaryFolder("crash-notes") + ".jsonl"
+        defer { try? FileManager.default.removeItem(atPath: home.path); try? FileManager.default.removeItem(atPath: jsonl) }
+        let n = 3000
+        let lines = (0..<n).map { "{\"text\": \"imported note \($0) on subject \($0 % 89)\"}" }.joined(separator: "\n")
+        try Data(lines.utf8).write(to: URL(fileURLWithPath: jsonl))
+        try home.initialize(passphrase: secret, limits: .minimum).memory
+            .add(NewItem(kind: .note, content: ItemContent(text: "written before the crash")))
+
+        func run(killAfter delay: Double) throws {
+            let p = Process()
+            p.executableURL = pclient.url
+            p.arguments = ["memory", "import", jsonl, "--no-encoder"]
+            var env = ProcessInfo.processInfo.environment
+            env["PCLIENT_HOME"] = home.path
+            env["PCLIENT_PASSPHRASE"] = passphrase
+            p.environment = env
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let deadline = Date().addingTimeInterval(delay)
+            while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.002) }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
+        }
+        // A run to completion (then forget the imported items) tells how long the write takes.
+        let start = Date()
+        try run(killAfter: 60)
+        let duration = Date().timeIntervalSince(start)
+        let store = try home.unlock(passphrase: secret).memory
+        let imported = try store.list(limit: 1_000_000).filter { $0.content.text.hasPrefix("imported") }.map(\.id)
+        #expect(imported.count == n)
+        try store.forget(imported)
+
+        var outcomes: [Int: Int] = [:]
+        for fraction in [0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.97] {
+            try run(killAfter: duration * fraction)
+            let items = try home.unlock(passphrase: secret).memory.list(limit: 1_000_000)
+            #expect(items.count == 1 || items.count == 1 + n, "after a kill at \(fraction): \(items.count) items")
+            #expect(items.contains { $0.content.text == "written before the crash" })
+            outcomes[items.count, default: 0] += 1
+            let added = items.filter { $0.content.text.hasPrefix("imported") }.map(\.id)
+            if !added.isEmpty { try home.unlock(passphrase: secret).memory.forget(added) }
+        }
+        print("kill -9 during memory import (\(duration) s): item counts after \(outcomes)")
+    }
 }
