@@ -45,13 +45,52 @@ public struct BlindIndex: Sendable {
     }
 
     public static func normalize(_ text: String) -> String {
+        // ASCII is its own NFKC form and case-folds to lower case: skip Foundation's Unicode passes.
+        if let ascii = asciiLowercased(text) { return ascii }
+        return unicodeNormalize(text)
+    }
+
+    static func unicodeNormalize(_ text: String) -> String {
         text.precomposedStringWithCompatibilityMapping
             .folding(options: [.caseInsensitive], locale: nil)
             .precomposedStringWithCompatibilityMapping
     }
 
+    /// `text` in lower case if it is all ASCII, else nil.
+    static func asciiLowercased(_ text: String) -> String? {
+        var bytes = Array(text.utf8)
+        for i in bytes.indices {
+            let b = bytes[i]
+            if b >= 0x80 { return nil }
+            if b >= 65 && b <= 90 { bytes[i] = b + 32 }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// The normalised terms of `text` (see the type's documentation for the rules).
     public static func terms(in text: String) -> [String] {
+        // ASCII fast path, with the same result as the general one: letters and digits are the
+        // only ASCII characters in the L*/N* categories, and nothing in ASCII is a mark or ideograph.
+        if let ascii = asciiLowercased(text) {
+            var terms: [String] = []
+            var start = -1
+            let bytes = Array(ascii.utf8)
+            for (i, b) in bytes.enumerated() {
+                let isAlnum = (b >= 97 && b <= 122) || (b >= 48 && b <= 57)
+                if isAlnum {
+                    if start < 0 { start = i }
+                } else if start >= 0 {
+                    terms.append(String(decoding: bytes[start..<i], as: UTF8.self))
+                    start = -1
+                }
+            }
+            if start >= 0 { terms.append(String(decoding: bytes[start...], as: UTF8.self)) }
+            return terms
+        }
+        return unicodeTerms(in: text)
+    }
+
+    static func unicodeTerms(in text: String) -> [String] {
         var terms: [String] = []
         var current = String.UnicodeScalarView()
         var hasBase = false

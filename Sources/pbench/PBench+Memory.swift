@@ -135,15 +135,17 @@ struct MemoryBench: ParsableCommand {
         }
         let batch = 1000
         var inserted = 0
-        let t0 = Date()
+        var insertSeconds = 0.0
         while inserted < n {
             let k = min(batch, n - inserted)
-            try store.add((0..<k).map { i in
+            let items = (0..<k).map { i in
                 NewItem(kind: .behaviour, content: ItemContent(text: sentence(18) + " #\(inserted + i)", output: sentence(2)))
-            })
+            }
+            let t0 = Date()
+            try store.add(items)
+            insertSeconds += Date().timeIntervalSince(t0)
             inserted += k
         }
-        let insertSeconds = Date().timeIntervalSince(t0)
         var latencies: [Double] = []
         for _ in 0..<queries {
             let q = "what did I say about " + sentence(4)

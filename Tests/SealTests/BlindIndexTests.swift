@@ -83,3 +83,18 @@ import Testing
         #expect(sealError { _ = try BlindIndex(key: SecretBytes(randomCount: 8)) }?.code == .invalidKey)
     }
 }
+
+/// The ASCII fast path gives exactly the general Unicode path's terms.
+@Test func asciiFastPathMatchesTheUnicodePath() {
+    let samples = ["Hello, World! It's 3:45pm.", "  tabs\tand\nnewlines  ", "snake_case and kebab-case x2y",
+                   "UPPER lower MiXeD 12345 ~!@#$%^&*()", "", "a", "The QUICK brown fox #42"]
+    for s in samples {
+        #expect(BlindIndex.terms(in: s) == BlindIndex.unicodeTerms(in: s), "\(s)")
+    }
+    var rng = SystemRandomNumberGenerator()
+    for _ in 0..<300 {
+        let s = String((0..<40).map { _ in Character(Unicode.Scalar(UInt8.random(in: 9...126, using: &rng))) })
+        #expect(BlindIndex.terms(in: s) == BlindIndex.unicodeTerms(in: s), "\(s)")
+        #expect(BlindIndex.normalize(s) == BlindIndex.unicodeNormalize(s), "\(s)")
+    }
+}
