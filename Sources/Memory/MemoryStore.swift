@@ -244,36 +244,45 @@ public final class MemoryStore: Sendable {
         let now = clock().timeIntervalSince1970
         let encoder = JSONEncoder()
         let vectors = try embedder.map { try $0.embed(items.map(\.content.searchableText)) }
+        // The CPU work (terms, tokens, JSON) happens before the write transaction; sealing needs the row id.
+        let prepared = try items.map { item -> (tokens: String, fingerprint: Data, json: Data) in
+            let (tokens, fp) = blind(item.kind, item.content)
+            return (tokens.joined(separator: " "), fp, try encoder.encode(item.content))
+        }
         var embedded: [(Int64, [Float])] = []
         let ids: [Int64] = try write { db in
             var next = (try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0) + 1
+            let find = try db.cachedStatement(sql: "SELECT id FROM item WHERE fingerprint = ? LIMIT 1")
+            let rehearse = try db.cachedStatement(sql: """
+                UPDATE item SET accessCount = accessCount + 1, lastAccess = ?, importance = MAX(importance, ?) WHERE id = ?
+                """)
+            let insertItem = try db.cachedStatement(sql: """
+                INSERT INTO item(id, kind, tier, created, lastAccess, accessCount, importance, version, fingerprint, content, embedding)
+                VALUES(?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+                """)
+            let insertTokens = try db.cachedStatement(sql: "INSERT INTO item_fts(rowid, tokens) VALUES(?, ?)")
             var ids: [Int64] = []
             for (index, item) in items.enumerated() {
-                let (tokens, fp) = blind(item.kind, item.content)
-                if let existing = try Int64.fetchOne(db, sql: "SELECT id FROM item WHERE fingerprint = ? LIMIT 1", arguments: [fp]) {
-                    try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ?, importance = MAX(importance, ?) WHERE id = ?",
-                                   arguments: [now, item.importance, existing])
+                let p = prepared[index]
+                if let existing = try Int64.fetchOne(find, arguments: [p.fingerprint]) {
+                    try rehearse.execute(arguments: [now, item.importance, existing])
                     ids.append(existing)
                     continue
                 }
                 let id = next
                 next += 1
                 let tier: Tier = item.importance >= schedule.importanceThreshold && item.tier == .short ? .long : item.tier
-                let sealed = Data(sealer.seal(try encoder.encode(item.content), associatedData: contentAD(id, 1)))
+                let sealed = Data(sealer.seal(p.json, associatedData: contentAD(id, 1)))
                 let created = item.created?.timeIntervalSince1970 ?? now
                 let lastAccess = item.lastAccess?.timeIntervalSince1970 ?? created
-                try db.execute(sql: """
-                    INSERT INTO item(id, kind, tier, created, lastAccess, accessCount, importance, version, fingerprint, content)
-                    VALUES(?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
-                    """, arguments: [id, item.kind.rawValue, tier.rawValue, created, lastAccess, max(0, item.accessCount),
-                                     item.importance, fp, sealed])
-                try db.execute(sql: "INSERT INTO item_fts(rowid, tokens) VALUES(?, ?)",
-                               arguments: [id, tokens.joined(separator: " ")])
+                var sealedVector: Data?
                 if let v = vectors?[index] {
-                    let sealedVector = Data(sealer.seal(v.littleEndianBytes, associatedData: embeddingAD(id, 1)))
-                    try db.execute(sql: "UPDATE item SET embedding = ? WHERE id = ?", arguments: [sealedVector, id])
+                    sealedVector = Data(sealer.seal(v.littleEndianBytes, associatedData: embeddingAD(id, 1)))
                     embedded.append((id, v))
                 }
+                try insertItem.execute(arguments: [id, item.kind.rawValue, tier.rawValue, created, lastAccess,
+                                                   max(0, item.accessCount), item.importance, p.fingerprint, sealed, sealedVector])
+                try insertTokens.execute(arguments: [id, p.tokens])
                 ids.append(id)
             }
             return ids
