@@ -63,12 +63,11 @@ final class DenseIndex: @unchecked Sendable {
             let n = ids.count
             guard n > 0, query.count == dimension, k > 0 else { return [] }
             var scores = [Float](repeating: 0, count: n)
-            // scores (1, n) = query (1, d) · matrixᵀ (d, n)
+            // scores (n) = matrix (n, d) · query (d)
             matrix.withUnsafeBufferPointer { m in
                 query.withUnsafeBufferPointer { q in
                     scores.withUnsafeMutableBufferPointer { s in
-                        BLAS.sgemm(transB: true, m: 1, n: n, k: dimension, a: q.baseAddress!, lda: dimension,
-                                   b: m.baseAddress!, ldb: dimension, c: s.baseAddress!, ldc: n)
+                        BLAS.sgemv(m: n, n: dimension, a: m.baseAddress!, lda: dimension, x: q.baseAddress!, y: s.baseAddress!)
                     }
                 }
             }

@@ -16,6 +16,14 @@ public enum BLAS {
             beta, c, blasint(ldc))
     }
 
+    /// y (m) = alpha · a (m, n) · x (n) + beta · y, row-major; no packing, for one vector against many rows.
+    public static func sgemv(
+        m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
+    ) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(m), blasint(n), alpha, a, blasint(lda), x, 1, beta, y, 1)
+    }
+
     /// Threads OpenBLAS may use for one product (process-wide in OpenBLAS itself).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 }
