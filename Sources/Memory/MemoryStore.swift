@@ -94,6 +94,10 @@ public final class MemoryStore: Sendable {
                 CREATE VIRTUAL TABLE item_fts USING fts5(tokens, tokenize = 'ascii');
                 """)
         }
+        m.registerMigration("v2: term statistics") { db in
+            // Document frequency per blind token, for dropping near-universal query terms.
+            try db.execute(sql: "CREATE VIRTUAL TABLE item_fts_vocab USING fts5vocab(item_fts, row)")
+        }
         return m
     }
 
@@ -350,7 +354,7 @@ public final class MemoryStore: Sendable {
                        rehearse: Bool = true) throws -> [SearchHit] {
         guard limit > 0, !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
         let terms = StopWords.filter(BlindIndex.terms(in: query))
-        let tokens = Array(Set(terms.map(index.token(for:))))
+        let tokens = try selectiveTokens(Array(Set(terms.map(index.token(for:)))))
         let tierList = tiers.map { "'\($0.rawValue)'" }.joined(separator: ",")
         let candidates = max(limit * 5, 50)
 
@@ -408,6 +412,30 @@ public final class MemoryStore: Sendable {
             }
         }
         return hits
+    }
+
+    /// Drops query tokens found in more than `commonTermFraction` of the items, and in more than 500
+    /// (they barely move
+    /// BM25, whose IDF for them is near zero, and cost the most: their posting lists are the
+    /// longest), keeping at least the rarest one. Unknown tokens are dropped: they match nothing.
+    private func selectiveTokens(_ tokens: [String]) throws -> [String] {
+        guard tokens.count > 1 else { return tokens }
+        let placeholders = tokens.map { _ in "?" }.joined(separator: ",")
+        let (total, frequencies): (Int, [String: Int]) = try read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM item") ?? 0
+            var f: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT term, doc FROM item_fts_vocab WHERE term IN (\(placeholders))",
+                                        arguments: StatementArguments(tokens)) {
+                f[row["term"]] = row["doc"]
+            }
+            return (total, f)
+        }
+        let known = tokens.filter { frequencies[$0] != nil }.sorted { frequencies[$0]! < frequencies[$1]! }
+        guard let rarest = known.first else { return [] }
+        // Small stores keep every term: only long posting lists are worth dropping.
+        let limit = max(500, Int(Double(total) * schedule.commonTermFraction))
+        let selective = known.filter { frequencies[$0]! <= limit }
+        return selective.isEmpty ? [rarest] : selective
     }
 
     // MARK: - Statistics

@@ -212,3 +212,16 @@ struct SQLiteShell {
         if p.terminationStatus != 0 { throw MemoryError(.storage, "python sqlite3 failed") }
     }
 }
+
+/// In a large store, words found nearly everywhere are dropped from queries; rare words still find
+/// their items, and a query of only common words still answers.
+@Test func nearUniversalTermsAreDroppedFromLargeStores() throws {
+    let f = try StoreFixture(); defer { f.remove() }
+    let store = try f.open()
+    var items = (0..<1200).map { note("weather report number \($0) with cloud cover") }
+    items.append(note("weather report about a tornado near Wichita"))
+    let ids = try store.add(items)
+    let hits = try store.search("weather report tornado", limit: 3, rehearse: false)
+    #expect(hits.first?.item.id == ids.last)
+    #expect(try store.search("weather report", limit: 3, rehearse: false).count == 3)
+}
