@@ -363,12 +363,14 @@ public final class MemoryStore: Sendable {
         var bm25: [Int64: Double] = [:]
         if !tokens.isEmpty {
             let match = tokens.map { "\"\($0)\"" }.joined(separator: " OR ")
+            // FTS5's own `rank` ordering (bm25 by default) runs inside the index, then the tier filter.
             let rows = try read { db in
                 try Row.fetchAll(db, sql: """
-                    SELECT item.id, bm25(item_fts) AS rank FROM item_fts JOIN item ON item.id = item_fts.rowid
-                    WHERE item_fts MATCH ? AND item.tier IN (\(tierList))
-                    ORDER BY rank LIMIT ?
-                    """, arguments: [match, candidates])
+                    SELECT hit.id, hit.score AS rank FROM (
+                        SELECT rowid AS id, rank AS score FROM item_fts WHERE item_fts MATCH ? ORDER BY rank LIMIT ?
+                    ) AS hit JOIN item ON item.id = hit.id
+                    WHERE item.tier IN (\(tierList)) ORDER BY hit.score
+                    """, arguments: [match, candidates * 2])
             }
             for row in rows {
                 let id: Int64 = row["id"]
@@ -387,21 +389,31 @@ public final class MemoryStore: Sendable {
         let fused = RankFusion.fuse(lists: [lexical, semantic])
         guard !fused.isEmpty else { return [] }
 
+        // Rank on the plaintext metadata first; decrypt only the items that make the cut.
         let idList = fused.keys.map(String.init).joined(separator: ",")
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM item WHERE id IN (\(idList)) AND tier IN (\(tierList))")
+        let meta = try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, lastAccess, importance FROM item WHERE id IN (\(idList)) AND tier IN (\(tierList))")
         }
         let now = clock()
-        var hits: [SearchHit] = []
+        var ranked: [(id: Int64, score: Double)] = meta.map { row in
+            let id: Int64 = row["id"]
+            let lastAccess: Double = row["lastAccess"]
+            let importance: Double = row["importance"]
+            let ageDays = max(0, now.timeIntervalSince1970 - lastAccess) / 86400
+            let recency = pow(0.5, ageDays / schedule.recencyHalfLifeDays)
+            return (id, fused[id, default: 0] * (1 + 0.25 * recency + 0.25 * importance))
+        }
+        ranked.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+        ranked = Array(ranked.prefix(limit))
+        guard !ranked.isEmpty else { return [] }
+        let topList = ranked.map { String($0.id) }.joined(separator: ",")
+        let rows = try read { db in try Row.fetchAll(db, sql: "SELECT * FROM item WHERE id IN (\(topList))") }
+        var items: [Int64: MemoryItem] = [:]
         for row in rows {
             let item = try decode(row)
-            let ageDays = max(0, now.timeIntervalSince(item.lastAccess) / 86400)
-            let recency = pow(0.5, ageDays / schedule.recencyHalfLifeDays)
-            let score = fused[item.id, default: 0] * (1 + 0.25 * recency + 0.25 * item.importance)
-            hits.append(SearchHit(item: item, score: score, bm25: bm25[item.id] ?? 0))
+            items[item.id] = item
         }
-        hits.sort { $0.score > $1.score || ($0.score == $1.score && $0.item.id < $1.item.id) }
-        hits = Array(hits.prefix(limit))
+        let hits = ranked.compactMap { r in items[r.id].map { SearchHit(item: $0, score: r.score, bm25: bm25[r.id] ?? 0) } }
         if rehearse, !hits.isEmpty {
             let t = now.timeIntervalSince1970
             try write { db in
