@@ -19,7 +19,8 @@ public final class InferenceSession {
     private let attn: FloatBuffer, proj: FloatBuffer, gate: FloatBuffer, up: FloatBuffer
     private var scores: FloatBuffer
     private var lowRank = FloatBuffer(count: 1)
-    private let logitsBuffer: FloatBuffer
+    /// Grows to the rows a call asks for: one for generation, T when all logits are wanted.
+    private var logitsBuffer = FloatBuffer(count: 1)
     private var positions: [Int]
 
     public init(model: LlamaModel, capacity: Int? = nil, chunkSize: Int = 256) {
@@ -36,7 +37,6 @@ public final class InferenceSession {
         attn = FloatBuffer(count: n * c.qDim); proj = FloatBuffer(count: n * c.dim)
         gate = FloatBuffer(count: n * c.ffnDim); up = FloatBuffer(count: n * c.ffnDim)
         scores = FloatBuffer(count: 1)
-        logitsBuffer = FloatBuffer(count: n * c.vocabularySize)
         positions = []
     }
 
@@ -132,11 +132,18 @@ public final class InferenceSession {
         case .last:
             Ops.rmsNorm(x.pointer + (T - 1) * c.dim, weight: model.outputNorm.pointer, eps: c.rmsEps,
                         tokens: 1, channels: c.dim, out: h.pointer)
+            reserveLogits(rows: 1)
             try project(model.output, h.pointer, 1, logitsBuffer.pointer)
         case .all:
             Ops.rmsNorm(x.pointer, weight: model.outputNorm.pointer, eps: c.rmsEps, tokens: T, channels: c.dim, out: h.pointer)
+            reserveLogits(rows: T)
             try project(model.output, h.pointer, T, logitsBuffer.pointer)
         }
+    }
+
+    private func reserveLogits(rows: Int) {
+        let needed = rows * model.config.vocabularySize
+        if logitsBuffer.count < needed { logitsBuffer = FloatBuffer(count: needed, zeroed: false) }
     }
 
     /// Causal grouped-query attention of the T new queries over all L cached keys.

@@ -46,25 +46,8 @@ extension Ops {
         _ dx: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, headDim: Int, stride: Int,
         positions: UnsafePointer<Int>, base: Float, ropeDim: Int, table: RoPETable? = nil
     ) {
-        let half = ropeDim / 2
-        for t in 0..<tokens {
-            let pos = positions[t]
-            for h in 0..<heads {
-                let g = dx + t * stride + h * headDim
-                for i in 0..<half {
-                    let cs: Float, sn: Float
-                    if let table, pos < table.maxPositions {
-                        cs = table.cosines[pos * half + i]; sn = table.sines[pos * half + i]
-                    } else {
-                        let theta = Double(pos) * pow(Double(base), -2.0 * Double(i) / Double(ropeDim))
-                        cs = Float(cos(theta)); sn = Float(sin(theta))
-                    }
-                    let da = g[2 * i], db = g[2 * i + 1]
-                    g[2 * i] = da * cs + db * sn
-                    g[2 * i + 1] = -da * sn + db * cs
-                }
-            }
-        }
+        rotatePairs(dx, tokens: tokens, heads: heads, headDim: headDim, stride: stride, positions: positions,
+                    base: base, ropeDim: ropeDim, table: table, direction: -1)
     }
 
     // MARK: SwiGLU

@@ -39,6 +39,15 @@ public enum Ops {
         _ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, headDim: Int, stride: Int,
         positions: UnsafePointer<Int>, base: Float, ropeDim: Int, table: RoPETable? = nil
     ) {
+        rotatePairs(x, tokens: tokens, heads: heads, headDim: headDim, stride: stride, positions: positions,
+                    base: base, ropeDim: ropeDim, table: table, direction: 1)
+    }
+
+    /// Rotates each adjacent pair by direction·θ (+1: RoPE; −1: its transpose, for the backward pass).
+    static func rotatePairs(
+        _ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, headDim: Int, stride: Int,
+        positions: UnsafePointer<Int>, base: Float, ropeDim: Int, table: RoPETable?, direction: Float
+    ) {
         let half = ropeDim / 2
         for t in 0..<tokens {
             let pos = positions[t]
@@ -47,10 +56,10 @@ public enum Ops {
                 for i in 0..<half {
                     let cs: Float, sn: Float
                     if let table, pos < table.maxPositions {
-                        cs = table.cosines[pos * half + i]; sn = table.sines[pos * half + i]
+                        cs = table.cosines[pos * half + i]; sn = direction * table.sines[pos * half + i]
                     } else {
                         let theta = Double(pos) * pow(Double(base), -2.0 * Double(i) / Double(ropeDim))
-                        cs = Float(cos(theta)); sn = Float(sin(theta))
+                        cs = Float(cos(theta)); sn = direction * Float(sin(theta))
                     }
                     let a = v[2 * i], b = v[2 * i + 1]
                     v[2 * i] = a * cs - b * sn

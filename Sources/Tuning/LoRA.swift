@@ -1,3 +1,4 @@
+import Foundation
 public import LLM
 public import Tensor
 
@@ -38,6 +39,17 @@ public enum LoRATarget: String, CaseIterable, Sendable, Codable, Comparable {
         case .q, .k, .v, .o: "self_attn." + peftModule
         case .gate, .up, .down: "mlp." + peftModule
         }
+    }
+
+    /// "all", or a comma-separated list such as "q,v" (as the commands take it).
+    public static func list(_ text: String) throws(TuningError) -> [LoRATarget] {
+        if text == "all" { return allCases }
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let targets = names.compactMap(LoRATarget.init(rawValue:))
+        guard !targets.isEmpty, targets.count == names.count else {
+            throw TuningError(.badArgument, "unknown LoRA targets \"\(text)\": give a comma-separated list of q,k,v,o,gate,up,down, or all")
+        }
+        return targets
     }
 
     public init?(peftModule: String) {

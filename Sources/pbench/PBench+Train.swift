@@ -47,11 +47,7 @@ struct TrainBench: ParsableCommand {
         let path = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
         BLAS.setThreads(threads)
         let llama = try LlamaModel(path: path, numericPath: .exact, threads: threads)
-        let list: [LoRATarget] = targets == "all" ? LoRATarget.allCases
-            : try targets.split(separator: ",").map {
-                guard let t = LoRATarget(rawValue: String($0)) else { throw ValidationError("Unknown target \($0).") }
-                return t
-            }
+        let list = try LoRATarget.list(targets)
         let adapter = try LoRAAdapter(config: LoRAConfig(rank: rank, alpha: 2 * Float(rank), targets: list), model: llama.config, seed: 1)
         let trainer = try TrainingModel(model: llama, adapters: [adapter], checkpointing: checkpointing)
         let optimizer = AdamW(parameters: adapter.trainableParameters, configuration: AdamW.Configuration())

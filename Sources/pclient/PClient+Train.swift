@@ -41,7 +41,7 @@ extension PClient {
         func validate() throws {
             guard rank >= 1, rank <= 256 else { throw ValidationError("Please give a --rank between 1 and 256.") }
             guard epochs >= 1, lr > 0, maxSeq >= 8 else { throw ValidationError("Please give --epochs ≥ 1, --lr > 0 and --max-seq ≥ 8.") }
-            _ = try parseTargets(targets)
+            _ = try LoRATarget.list(targets)
         }
 
         func run() throws {
@@ -52,7 +52,7 @@ extension PClient {
             let examples = try loadExamples(data, generator: generator, raw: raw)
             guard !examples.isEmpty else { throw ValidationError("\(data) holds no examples.") }
 
-            let adapter = try LoRAAdapter(config: LoRAConfig(rank: rank, alpha: alpha, targets: try parseTargets(targets)),
+            let adapter = try LoRAAdapter(config: LoRAConfig(rank: rank, alpha: alpha, targets: try LoRATarget.list(targets)),
                                           model: llama.config, seed: seed)
             var config = TrainerConfiguration()
             config.epochs = epochs
@@ -73,16 +73,6 @@ extension PClient {
             }
         }
     }
-}
-
-func parseTargets(_ text: String) throws -> [LoRATarget] {
-    if text == "all" { return LoRATarget.allCases }
-    let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    let targets = names.compactMap(LoRATarget.init(rawValue:))
-    guard targets.count == names.count, !targets.isEmpty else {
-        throw ValidationError("Please give --targets as a comma-separated list of q,k,v,o,gate,up,down, or all.")
-    }
-    return targets
 }
 
 /// (prompt, target) lines as token ids: by default a chat turn (user: prompt; assistant: target,
