@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
-// The privacy boundary is visible here: the coordinator targets (added with the federation
-// issue) depend on Federation and Seal only, never on LLM, Tuning or Memory.
+// The privacy boundary is visible here: the coordinator targets (CoordinatorCore,
+// CoordinatorServer, pcoord) depend on Federation, Seal and the GGUF metadata reader only, never
+// on LLM, Tuning or Memory: they move and sum vectors and serve files.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -15,10 +16,15 @@ let package = Package(
     products: [
         .executable(name: "pclient", targets: ["pclient"]),
         .executable(name: "pbench", targets: ["pbench"]),
+        .executable(name: "pcoord", targets: ["pcoord"]),
+        .executable(name: "peval", targets: ["peval"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -40,13 +46,48 @@ let package = Package(
         .target(name: "Tuning", dependencies: ["LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
         .target(name: "Seal", dependencies: ["CSodium"], swiftSettings: swiftSettings),
         .target(name: "Memory", dependencies: ["Seal", "Tensor", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
-        .target(name: "Client", dependencies: ["Seal", "Memory", "LLM"], swiftSettings: swiftSettings),
         // Pure: no I/O. Both pclient and pcoord use it; it never imports model or memory code.
         .target(name: "Federation", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
+        .target(
+            name: "Client",
+            dependencies: ["Seal", "Memory", "LLM", "Tuning", "Tokenizer", "Federation", "CCurl",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "Evaluation", dependencies: ["Client", "Memory", "Seal", "LLM", "Tuning", "Tokenizer"], swiftSettings: swiftSettings),
+
+        // The coordinator: no LLM, Tuning or Memory here.
+        .target(
+            name: "CoordinatorCore",
+            dependencies: ["Federation", "Seal", "GGUF", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CoordinatorServer",
+            dependencies: ["CoordinatorCore", "Federation", "Seal",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: swiftSettings
+        ),
 
         .executableTarget(
             name: "pclient",
-            dependencies: ["Client", "Memory", "Seal", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Client", "Memory", "Seal", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", "Federation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "pcoord",
+            dependencies: ["CoordinatorServer", "CoordinatorCore", "Federation", "Seal",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "peval",
+            dependencies: ["Evaluation", "Client", "Memory", "Seal", "LLM", "Tuning",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -59,7 +100,14 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
         .testTarget(name: "SealTests", dependencies: ["Seal"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClientTests", dependencies: ["Client", "Memory", "Seal"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClientTests", dependencies: ["Client", "Memory", "Seal", "Federation", "LLM", "Tuning"], swiftSettings: swiftSettings),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Client", "Memory", "Seal"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["CoordinatorCore", "CoordinatorServer", "Federation", "Seal",
+                           .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "LLM", "Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal"], swiftSettings: swiftSettings),

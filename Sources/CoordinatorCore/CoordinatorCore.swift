@@ -1,0 +1,1 @@
+// CoordinatorCore: the round state machine, aggregation and the durable store.

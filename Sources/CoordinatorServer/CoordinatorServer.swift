@@ -1,0 +1,1 @@
+// CoordinatorServer: the Hummingbird application.

@@ -1,0 +1,1 @@
+// Evaluation: LaMP-format data, synthetic users, metrics, experiment runner.

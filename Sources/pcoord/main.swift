@@ -1,0 +1,1 @@
+print("pcoord: not built yet")

@@ -1,0 +1,1 @@
+print("peval: not built yet")
