@@ -58,6 +58,19 @@ public final class AdamW {
 
     /// The optimizer's moments, for checkpoints: (m, v) per parameter in order.
     public var moments: [(m: FloatBuffer, v: FloatBuffer)] { zip(m, v).map { ($0, $1) } }
+
+    /// Puts back a checkpointed state: the step count and the moments, which must match in shape.
+    public func restore(stepCount: Int, moments saved: [(m: [Float], v: [Float])]) throws(TuningError) {
+        guard stepCount >= 0, saved.count == m.count,
+              zip(saved, m).allSatisfy({ $0.m.count == $1.count && $0.v.count == $1.count }) else {
+            throw TuningError(.adapterMismatch, "the checkpoint's optimizer state does not fit these adapters (other targets or rank): start without it")
+        }
+        self.stepCount = stepCount
+        for (i, s) in saved.enumerated() {
+            m[i].pointer.update(from: s.m, count: s.m.count)
+            v[i].pointer.update(from: s.v, count: s.v.count)
+        }
+    }
 }
 
 /// Learning rate over optimizer steps: linear warmup, then constant, linear or cosine decay to 0 at the

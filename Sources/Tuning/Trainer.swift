@@ -35,8 +35,37 @@ public struct TrainerConfiguration: Sendable, Equatable {
     public var checkpointing = false
     /// Shuffle the order of the length-sorted batches each epoch.
     public var shuffle = true
+    /// Checkpoints: where to keep them and how often (in optimizer steps); nil: none. Training that
+    /// finds a checkpoint there resumes from it, so a run killed at any moment (kill -9 included)
+    /// continues from its last checkpoint and ends with the same adapter as an uninterrupted run.
+    public var checkpoint: CheckpointPolicy?
+    /// Early stopping on held-out examples (passed to `train`): stop when the held-out loss has not
+    /// improved for this many epochs, and keep the best epoch's parameters. nil: train every epoch.
+    public var earlyStoppingPatience: Int?
 
     public init() {}
+}
+
+/// Where checkpoints go. The store decides how bytes are kept: a plain atomic file for a
+/// command-line run (`FileCheckpointStore`), sealed in the vault for a personal adapter.
+public protocol CheckpointStore: Sendable {
+    func load() throws -> [UInt8]?
+    func save(_ bytes: [UInt8]) throws
+    func remove() throws
+}
+
+public struct CheckpointPolicy: Sendable {
+    public var store: any CheckpointStore
+    public var everySteps: Int
+
+    public init(store: any CheckpointStore, everySteps: Int = 20) {
+        self.store = store
+        self.everySteps = everySteps
+    }
+}
+
+extension CheckpointPolicy: Equatable {
+    public static func == (a: CheckpointPolicy, b: CheckpointPolicy) -> Bool { a.everySteps == b.everySteps }
 }
 
 /// What one optimizer step did.
@@ -53,6 +82,8 @@ public struct StepReport: Sendable, Equatable {
     public var tokens: Int
     public var targetTokens: Int
     public var seconds: Double
+    /// Mean held-out loss, on the last step of an epoch when held-out examples were given.
+    public var heldOutLoss: Double? = nil
 }
 
 /// Trains the trainable adapters of a `TrainingModel` on (prompt, target) examples.
@@ -103,17 +134,36 @@ public final class Trainer {
         return steps
     }
 
-    /// Trains for the configured epochs, calling `onStep` after every optimizer step.
+    /// Trains for the configured epochs, calling `onStep` after every optimizer step. With held-out
+    /// examples, each epoch's last report carries their loss, and `earlyStoppingPatience` applies.
+    /// With a checkpoint policy, it resumes from the stored checkpoint if there is one, saves one every
+    /// `everySteps` steps and at each epoch's end, and removes it when training completes.
     @discardableResult
-    public func train(_ examples: [TrainingExample], onStep: (StepReport) -> Void = { _ in }) throws -> [StepReport] {
+    public func train(_ examples: [TrainingExample], heldOut: [TrainingExample] = [],
+                      onStep: (StepReport) throws -> Void = { _ in }) throws -> [StepReport] {
         let c = configuration
         let stepsPerEpoch = plan(examples, epoch: 0).count
         let total = stepsPerEpoch * c.epochs
         var reports: [StepReport] = []
         var step = 0
+        var best: (loss: Double, values: [[Float]], epoch: Int)?
+        var stale = 0
+        let fingerprint = Self.fingerprint(examples: examples, configuration: c, parameters: parameters.map(\.value.count))
+        if let policy = c.checkpoint, let bytes = try policy.store.load() {
+            let state = try TrainerCheckpoint.decode(bytes)
+            guard state.fingerprint == fingerprint else {
+                throw TuningError(.badArgument, "the checkpoint belongs to another training run (other examples, settings or adapters): remove it or train with the same settings")
+            }
+            try state.restore(into: parameters.map(\.value), optimizer: optimizer)
+            step = state.step
+            best = state.best
+            stale = state.stale
+        }
         model.checkpointing = c.checkpointing
-        for epoch in 0..<c.epochs {
-            for batch in plan(examples, epoch: epoch) {
+        epochs: for epoch in 0..<c.epochs {
+            let batches = plan(examples, epoch: epoch)
+            for (index, batch) in batches.enumerated() {
+                if epoch * stepsPerEpoch + index < step { continue }      // done before the resume
                 let start = monotonicSeconds()
                 for a in model.adapters { a.zeroGradients() }
                 let targets = batch.reduce(0) { $0 + $1.targetCount }
@@ -129,15 +179,51 @@ public final class Trainer {
                 let lr = c.schedule.rate(step: step, total: total, warmup: c.warmupSteps, peak: c.learningRate)
                 optimizer.step(learningRate: lr)
                 step += 1
-                let report = StepReport(
+                var report = StepReport(
                     step: step, totalSteps: total, epoch: epoch, loss: loss.mean, learningRate: lr,
                     gradientNorm: norm, tokens: batch.reduce(0) { $0 + $1.count }, targetTokens: targets,
                     seconds: monotonicSeconds() - start)
+                let endOfEpoch = index == batches.count - 1
+                var stop = false
+                if endOfEpoch && !heldOut.isEmpty {
+                    let h = try evaluate(heldOut)
+                    report.heldOutLoss = h
+                    if best == nil || h < best!.loss {
+                        best = (h, parameters.map(\.value.array), epoch)
+                        stale = 0
+                    } else {
+                        stale += 1
+                        if let patience = c.earlyStoppingPatience, stale >= patience { stop = true }
+                    }
+                }
+                if let policy = c.checkpoint, step % max(1, policy.everySteps) == 0 || endOfEpoch {
+                    try policy.store.save(TrainerCheckpoint(fingerprint: fingerprint, step: step, parameters: parameters.map(\.value.array),
+                                                            optimizer: optimizer, best: best, stale: stale).encode())
+                }
                 reports.append(report)
-                onStep(report)
+                try onStep(report)
+                if stop { break epochs }
             }
         }
+        if c.earlyStoppingPatience != nil, let best {
+            for (p, values) in zip(parameters, best.values) { p.value.pointer.update(from: values, count: values.count) }
+        }
+        if let policy = c.checkpoint { try policy.store.remove() }
         return reports
+    }
+
+    /// Identifies a training run, so a checkpoint is only resumed by the run that wrote it.
+    static func fingerprint(examples: [TrainingExample], configuration c: TrainerConfiguration, parameters: [Int]) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ v: UInt64) { h = (h ^ v) &* 0x0000_0100_0000_01B3 }
+        for e in examples {
+            mix(UInt64(e.prompt.count)); for t in e.prompt { mix(UInt64(t)) }
+            mix(UInt64(e.target.count)); for t in e.target { mix(UInt64(t)) }
+        }
+        for n in parameters { mix(UInt64(n)) }
+        for v in [UInt64(c.epochs), UInt64(c.batchSize), UInt64(c.gradientAccumulation), UInt64(c.learningRate.bitPattern),
+                  UInt64(c.warmupSteps), c.seed, UInt64(c.maxSequenceLength), c.shuffle ? 1 : 0] { mix(v) }
+        return h
     }
 
     /// Mean loss over the examples' scored tokens (no gradients, no dropout): for a held-out split.

@@ -139,6 +139,8 @@ extension PClient.MemoryCommand {
         var question: String?
         @Flag(help: "For a LaMP file with several questions: import every profile (only if they are all yours).")
         var all = false
+        @Option(help: "The tier the items enter: short (default: they must be rehearsed to reach long-term memory, as MaLP does) or long (your settled history, e.g. a LaMP profile: it trains your personal adapter at once).")
+        var tier: String = "short"
         @Argument(help: "The file: .json (LaMP questions) or .jsonl (one {\"text\": …} per line).")
         var file: String
 
@@ -146,10 +148,14 @@ extension PClient.MemoryCommand {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ValidationError("Cannot read \(file): check the path.")
             }
+            guard let entryTier = Tier(rawValue: tier), entryTier != .working else {
+                throw ValidationError("Please give --tier short or long.")
+            }
             let source = URL(fileURLWithPath: file).lastPathComponent
-            let items = file.hasSuffix(".jsonl")
+            var items = file.hasSuffix(".jsonl")
                 ? try MemoryImport.jsonLines(data, source: source)
                 : try MemoryImport.lampQuestions(data, question: question, all: all, source: source)
+            for i in items.indices where entryTier == .long { items[i].tier = .long }
             let home = try homeOptions.unlock()
             let ids = try home.memory.add(items)
             try home.memory.recordInteraction()

@@ -37,10 +37,18 @@ extension PClient {
         var raw = false
         @Flag(help: "Recompute activations per block in the backward pass (less memory, more time).")
         var checkpointing = false
+        @Option(name: .customLong("save-every"), help: "Save a resumable training state to OUT/.training-state.safetensors every N steps (0: never). A run stopped at any point, even by kill -9, continues from it when started again with the same settings.")
+        var saveEvery: Int = 20
+        @Option(name: .customLong("held-out"), help: "Fraction of the examples kept aside to measure the loss after each epoch (0 to 0.5).")
+        var heldOut: Double = 0
+        @Option(help: "With --held-out: stop when the held-out loss has not improved for this many epochs, and keep the best epoch.")
+        var patience: Int?
 
         func validate() throws {
             guard rank >= 1, rank <= 256 else { throw ValidationError("Please give a --rank between 1 and 256.") }
             guard epochs >= 1, lr > 0, maxSeq >= 8 else { throw ValidationError("Please give --epochs ≥ 1, --lr > 0 and --max-seq ≥ 8.") }
+            guard saveEvery >= 0, heldOut >= 0, heldOut <= 0.5 else { throw ValidationError("Please give --save-every ≥ 0 and --held-out between 0 and 0.5.") }
+            guard patience == nil || (heldOut > 0 && patience! >= 1) else { throw ValidationError("--patience needs --held-out and must be ≥ 1.") }
             _ = try LoRATarget.list(targets)
         }
 
@@ -49,8 +57,17 @@ extension PClient {
             BLAS.setThreads(threads)
             let llama = try LlamaModel(path: path, numericPath: .exact, threads: threads)
             let generator = try TextGenerator(model: llama)
-            let examples = try loadExamples(data, generator: generator, raw: raw)
+            var examples = try loadExamples(data, generator: generator, raw: raw)
             guard !examples.isEmpty else { throw ValidationError("\(data) holds no examples.") }
+            // The held-out split: every k-th example, so it is the same split on every run.
+            var heldOutExamples: [TrainingExample] = []
+            if heldOut > 0 {
+                let every = max(2, Int((1 / heldOut).rounded()))
+                heldOutExamples = examples.enumerated().filter { $0.offset % every == every - 1 }.map(\.element)
+                examples = examples.enumerated().filter { $0.offset % every != every - 1 }.map(\.element)
+                guard !examples.isEmpty, !heldOutExamples.isEmpty else { throw ValidationError("Too few examples for a held-out split.") }
+            }
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
             let adapter = try LoRAAdapter(config: LoRAConfig(rank: rank, alpha: alpha, targets: try LoRATarget.list(targets)),
                                           model: llama.config, seed: seed)
@@ -60,12 +77,17 @@ extension PClient {
             config.seed = seed
             config.maxSequenceLength = maxSeq
             config.checkpointing = checkpointing
+            config.earlyStoppingPatience = patience
+            if saveEvery > 0 {
+                config.checkpoint = CheckpointPolicy(store: FileCheckpointStore(path: out + "/.training-state.safetensors"), everySteps: saveEvery)
+            }
             let stepsPerEpoch = examples.count
             config.warmupSteps = max(1, stepsPerEpoch * epochs / 10)
             let trainer = try Trainer(model: TrainingModel(model: llama, adapters: [adapter], checkpointing: checkpointing),
                                       configuration: config)
             let progress = Progress(total: stepsPerEpoch * epochs)
-            let reports = try trainer.train(examples) { progress.show($0) }
+            let reports = try trainer.train(examples, heldOut: heldOutExamples) { progress.show($0) }
+            for r in reports { if let h = r.heldOutLoss { print(String(format: "epoch %d: held-out loss %.4f", r.epoch + 1, h)) } }
             progress.finish()
             try adapter.save(to: out, model: llama.config, baseModel: URL(fileURLWithPath: path).lastPathComponent)
             if let first = reports.first, let last = reports.last {
