@@ -1,1 +1,0 @@
-// Evaluation: LaMP-format data, synthetic users, metrics, experiment runner.

@@ -1,0 +1,28 @@
+/// An error of the evaluation tools: what went wrong, where (file, question, field) and what to do.
+/// Never holds user content beyond the names of files and fields.
+public struct EvaluationError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        /// A file is not in the LaMP format, or a value in it is missing or of the wrong type.
+        case badFile
+        /// Two files do not belong together (questions without golds, another task…).
+        case mismatch
+        /// An option or argument that cannot be used.
+        case badArgument
+        /// Reading or writing a file failed.
+        case io
+        /// The answer engine failed or is not available.
+        case engine
+    }
+
+    public let code: Code
+    public let message: String
+    public let cause: (any Error & Sendable)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { message }
+}

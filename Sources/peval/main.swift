@@ -1,1 +1,0 @@
-print("peval: not built yet")
