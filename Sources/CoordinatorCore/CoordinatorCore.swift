@@ -1,1 +1,0 @@
-// CoordinatorCore: the round state machine, aggregation and the durable store.

@@ -1,1 +1,0 @@
-// CoordinatorServer: the Hummingbird application.

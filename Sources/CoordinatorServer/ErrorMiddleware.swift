@@ -1,0 +1,71 @@
+import CoordinatorCore
+import Federation
+import Foundation
+import Hummingbird
+import Logging
+
+/// An error that carries response headers besides its `CoordinatorError` (Retry-After, Content-Range).
+struct HeaderedError: Error {
+    let error: CoordinatorError
+    let headers: [(FieldName, String)]
+}
+
+/// Turns every error into `APIErrorBody` JSON with a code and a remedy, counts requests by route
+/// and status, and never answers bad input with a 5xx: only a storage or internal failure does.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: CoordinatorMetrics
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let (status, body, headers) = Self.map(error)
+            if status >= 500 {
+                logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            } else {
+                logger.debug("request refused", metadata: ["path": "\(request.uri.path)", "code": "\(body.error.code)"])
+            }
+            var fields: HTTPFields = [.contentType: "application/json"]
+            for (name, value) in headers { fields[name] = value }
+            let data = (try? WireCoding.encoder().encode(body)) ?? Data()
+            response = Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        metrics.request(route: context.endpointPath ?? "unmatched", status: response.status.code)
+        return response
+    }
+
+    static func map(_ error: any Error) -> (Int, APIErrorBody, [(FieldName, String)]) {
+        func body(_ e: CoordinatorError) -> APIErrorBody { APIErrorBody(code: e.code.name, message: e.message, remedy: e.remedy) }
+        switch error {
+        case let e as HeaderedError:
+            return (e.error.code.status, body(e.error), e.headers)
+        case let e as CoordinatorError:
+            return (e.code.status, body(e), [])
+        case is DecodingError:
+            return (400, APIErrorBody(code: "malformed_body", message: "The body is not JSON of the expected shape.",
+                                      remedy: "Encode it as protocol/openapi.yaml describes (byte strings in standard base64)."), [])
+        case let e as any HTTPResponseError:
+            switch e.status.code {
+            case 413:
+                return (413, APIErrorBody(code: "payload_too_large", message: "The request body exceeds this route's limit.",
+                                          remedy: "Send only the message the route expects."), [])
+            case 404:
+                return (404, APIErrorBody(code: "not_found", message: "No such endpoint.", remedy: "See protocol/openapi.yaml for the endpoints."), [])
+            case 405:
+                return (405, APIErrorBody(code: "method_not_allowed", message: "This endpoint does not take that method.", remedy: "See protocol/openapi.yaml."), [])
+            case 400..<500:
+                return (e.status.code, APIErrorBody(code: "invalid_request", message: "The request is malformed.", remedy: "See protocol/openapi.yaml."), [])
+            default:
+                return (500, APIErrorBody(code: "internal_error", message: "The coordinator failed.", remedy: "Retry later; the operator can read the log."), [])
+            }
+        default:
+            return (500, APIErrorBody(code: "internal_error", message: "The coordinator failed while handling the request.",
+                                      remedy: "Retry later; the operator can read the log."), [])
+        }
+    }
+}
+
+/// HTTPTypes' field name (Hummingbird re-exports `HTTPFields` but not `HTTPField`).
+typealias FieldName = HTTPFields.Element.Name

@@ -1,0 +1,171 @@
+import ArgumentParser
+import CoordinatorCore
+import CoordinatorServer
+import Federation
+import Foundation
+import Logging
+
+@main
+struct PCoord: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pcoord",
+        abstract: "The federation coordinator: enrolls clients, serves the base and the shared adapter, runs secure-aggregation rounds.",
+        subcommands: [Init.self, Serve.self, Enroll.self, PublishBase.self, Status.self])
+}
+
+/// --dir, or $PCOORD_DIR.
+struct DirectoryOption: ParsableArguments {
+    @Option(name: .long, help: "Coordinator directory (database, key file, blobs). Default: $PCOORD_DIR.")
+    var dir: String?
+
+    func validate() throws {
+        if dir == nil && ProcessInfo.processInfo.environment["PCOORD_DIR"] == nil {
+            throw ValidationError("Please give --dir or set PCOORD_DIR.")
+        }
+    }
+
+    var path: String { dir ?? ProcessInfo.processInfo.environment["PCOORD_DIR"] ?? "." }
+}
+
+/// Prints a coordinator error as "what happened" and "what to do", then exits non-zero.
+func reporting<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let e as CoordinatorError {
+        FileHandle.standardError.write(Data("pcoord: \(e.message)\n  \(e.remedy)\n".utf8))
+        throw ExitCode(2)
+    } catch let e as FederationError {
+        FileHandle.standardError.write(Data("pcoord: \(e.message)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+extension PCoord {
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a coordinator directory: settings, identity, blob store.")
+        @OptionGroup var directory: DirectoryOption
+        @Option(help: "Rank of the shared adapter.") var rank = 8
+        @Option(help: "LoRA alpha of the shared adapter.") var alpha = 16.0
+        @Option(help: "Targets of the shared adapter, comma-separated among q,k,v,o,gate,up,down.") var targets = "q,v"
+        @Option(help: "Seed of the shared adapter's frozen A matrices (random when omitted).") var seed: UInt64?
+        @Option(help: "Clients sampled per round.") var clientsPerRound = 4
+        @Option(help: "Minimum clients: the SecAgg threshold and the fewest survivors of any stage.") var minClients = 3
+        @Option(help: "Seconds each stage stays open at most.") var stageTimeout = 120.0
+        @Option(help: "Local training steps per round.") var localSteps = 10
+        @Option(help: "Client learning rate.") var lr = 1e-3
+        @Option(help: "Longest training sequence, tokens.") var maxSequence = 256
+        @Option(help: "L2 clip norm C of each client's update.") var clip = 1.0
+        @Option(help: "Noise multiplier z (> 0).") var noise = 1.0
+        @Option(help: "δ of the privacy report.") var delta = 1e-5
+        @Option(help: "Total ε the accountant may spend.") var epsilonBudget = 30.0
+        @Option(help: "Aggregation: fedavg or fedadam.") var strategy = "fedavg"
+        @Option(help: "Server learning rate (FedAvg step size or FedAdam η).") var serverLr = 1.0
+        @Option(help: "Fixed-point range R (|update coordinates| < R).") var range = 16.0
+        @Option(help: "Fixed-point scale bits k.") var scaleBits = 16
+        @Option(help: "Seconds a poll keeps a client available for sampling.") var availability = 120.0
+        @Option(help: "Seconds to wait for a full sample once the minimum is available.") var sampleWait = 30.0
+
+        func run() async throws {
+            try await reporting {
+                let spec = try SharedAdapterSpec(rank: rank, alpha: alpha, targets: targets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) },
+                                                 seed: seed ?? UInt64.random(in: 0...UInt64.max))
+                let round = RoundConfig(clientsPerRound: clientsPerRound, minimumClients: minClients, stageTimeout: stageTimeout,
+                                        localSteps: localSteps, learningRate: lr, maxSequence: maxSequence,
+                                        dp: try DistributedGaussian(clipNorm: clip, noiseMultiplier: noise, minimumClients: minClients),
+                                        codec: try FixedPointCodec(range: range, scaleBits: scaleBits, maxSummands: max(100, clientsPerRound)),
+                                        strategy: strategy, serverLearningRate: serverLr)
+                guard noise > 0 else { throw ValidationError("--noise must be positive: the accountant needs a noise multiplier.") }
+                let settings = try CoordinatorSettings(sharedAdapter: spec, round: round, epsilonBudget: epsilonBudget, delta: delta,
+                                                       availabilityWindow: availability, sampleWait: sampleWait)
+                try Coordinator.initialise(directory: directory.path, settings: settings)
+                let c = try Coordinator(directory: directory.path)
+                print("Initialised \(directory.path)")
+                print("coordinator key: \(c.publicKey.base64EncodedString())")
+                print("Next: pcoord publish-base --dir \(directory.path) MODEL.gguf")
+            }
+        }
+    }
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Serve the HTTP API and run rounds.")
+        @OptionGroup var directory: DirectoryOption
+        @Option(help: "Address to listen on, HOST:PORT.") var listen = "127.0.0.1:8443"
+        @Option(help: "Stop opening rounds after this many.") var rounds: Int?
+        @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+        func run() async throws {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
+                throw ValidationError("Please give --listen as HOST:PORT, e.g. 127.0.0.1:8443.")
+            }
+            var logger = Logger(label: "pcoord")
+            logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            try await reporting {
+                let c = try Coordinator(directory: directory.path, roundsLimit: rounds, logger: logger)
+                let config = ServerConfiguration(host: String(listen[..<colon]), port: port)
+                logger.info("serving", metadata: ["listen": "\(listen)", "dir": "\(directory.path)"])
+                try await serve(coordinator: c, configuration: config, logger: logger)
+            }
+        }
+    }
+
+    struct Enroll: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a one-time enrollment token and print it.")
+        @OptionGroup var directory: DirectoryOption
+        @Option(help: "Validity, e.g. 24h, 30m, 3600s or 7d.") var expires = "24h"
+        @Option(help: "A label for the client (kept with the enrollment).") var name: String?
+
+        func run() async throws {
+            guard let seconds = parseDuration(expires) else { throw ValidationError("Please give --expires as a number with s, m, h or d, e.g. 24h.") }
+            try await reporting {
+                let c = try Coordinator(directory: directory.path)
+                print(try await c.createEnrollmentToken(name: name, validFor: seconds, now: Date()))
+            }
+        }
+    }
+
+    struct PublishBase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "publish-base",
+                                                        abstract: "Publish a GGUF base model and (re)create the shared adapter's version of zeros. Run it while serve is stopped.")
+        @OptionGroup var directory: DirectoryOption
+        @Argument(help: "The GGUF file.") var file: String
+
+        func run() async throws {
+            try await reporting {
+                let c = try Coordinator(directory: directory.path)
+                let r = try await c.publishBase(file: file, now: Date())
+                print("base \(r.base.sha256) (\(r.base.size) bytes)")
+                print("dimensions: blocks \(r.dimensions.blocks), embedding \(r.dimensions.embedding), kv \(r.dimensions.keyValue), ffn \(r.dimensions.feedForward)")
+                print("shared adapter version \(r.adapterVersion): \(c.settings.sharedAdapter.vectorLength(r.dimensions)) parameters")
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Clients, rounds and their outcomes, the current version and ε spent.")
+        @OptionGroup var directory: DirectoryOption
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await reporting {
+                let c = try Coordinator(directory: directory.path)
+                let report = try await StatusReport.make(c)
+                if json {
+                    let e = WireCoding.encoder()
+                    e.outputFormatting = [.sortedKeys, .prettyPrinted]
+                    print(String(decoding: try e.encode(report), as: UTF8.self))
+                } else {
+                    print(report.text)
+                }
+            }
+        }
+    }
+}
+
+func parseDuration(_ s: String) -> Double? {
+    guard let unit = s.last, let n = Double(s.dropLast()), n > 0 else { return Double(s).flatMap { $0 > 0 ? $0 : nil } }
+    switch unit {
+    case "s": return n
+    case "m": return n * 60
+    case "h": return n * 3600
+    case "d": return n * 86400
+    default: return nil
+    }
+}

@@ -1,1 +1,0 @@
-print("pcoord: not built yet")
