@@ -9,7 +9,7 @@ struct PClient: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pclient",
         abstract: "A personal language model that you own: private memory, personal adapters, local answers.",
-        subcommands: [Ask.self, Generate.self, Tokenize.self, TrainAdapter.self, Init.self, Remember.self, MemoryCommand.self, Passwd.self, Export.self, ImportBundle.self, Embed.self]
+        subcommands: [Ask.self, Chat.self, Train.self, AdapterCommand.self, Generate.self, Tokenize.self, TrainAdapter.self, Init.self, Remember.self, MemoryCommand.self, Passwd.self, Export.self, ImportBundle.self, Embed.self, Join.self, Sync.self, FederationCommand.self]
     )
 }
 

@@ -105,7 +105,10 @@ import Testing
         try await d.maskedInput(round)
         // s[0] signs a survivor list other than the one the server sent.
         let real = try await d.coordinator.survivors(round: round, for: d.clients[s[0]].client)
-        let fake = SurvivorList(round: round, survivors: Array(real.survivors.dropLast()))
+        // It drops someone else (a list without itself would be refused by its own SecAggClient).
+        let liar = try #require(d.clients[s[0]].participant)
+        let dropped = try #require(real.survivors.last { $0 != liar })
+        let fake = SurvivorList(round: round, survivors: real.survivors.filter { $0 != dropped })
         let lie = try d.clients[s[0]].secagg!.consistencyCheck(fake)
         await #expect { try await d.coordinator.submit(.consistency(lie), from: d.clients[s[0]].client, now: at(d.now)) }
             throws: { ($0 as? CoordinatorError)?.code == .messageRejected }

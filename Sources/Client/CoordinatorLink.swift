@@ -1,0 +1,83 @@
+public import Federation
+public import Foundation
+import Seal
+
+/// What `pclient join` records about the coordinator, in `<home>/coordinator.json` (public data
+/// only: no key of the user's, no content):
+///
+///     url                    the coordinator's base URL
+///     clientID               the id it assigned at enrollment
+///     coordinatorKey         its Ed25519 signing key, pinned: every manifest must verify under it
+///     lastManifestSequence   the highest manifest sequence seen; an older one is refused (rollback)
+///
+/// plus the last round this client took part in, for `pclient federation status`. Written atomically.
+public struct CoordinatorLink: Codable, Sendable, Equatable {
+    public var url: String
+    public var clientID: String
+    public var coordinatorKey: Data
+    public var lastManifestSequence: Int64
+    public var enrolledAt: Date
+    public var name: String?
+    public var lastRound: UInt64?
+    /// One line about how the last round ended ("included, produced version 4", "dropped out: …").
+    public var lastRoundResult: String?
+
+    public init(url: String, clientID: String, coordinatorKey: Data, lastManifestSequence: Int64,
+                enrolledAt: Date = Date(), name: String? = nil) {
+        self.url = url
+        self.clientID = clientID
+        self.coordinatorKey = coordinatorKey
+        self.lastManifestSequence = lastManifestSequence
+        self.enrolledAt = enrolledAt
+        self.name = name
+    }
+
+    public static func path(_ home: ClientHome) -> String { home.path + "/coordinator.json" }
+
+    /// The link of a home, or nil when it never joined a coordinator.
+    public static func load(_ home: ClientHome) throws -> CoordinatorLink? {
+        let path = path(home)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do {
+            return try WireCoding.decoder().decode(CoordinatorLink.self, from: data)
+        } catch {
+            throw ClientError(.corrupt, "\(path) cannot be read (\(error)); run `pclient join` again to re-enroll")
+        }
+    }
+
+    /// The link, or an error that says how to get one.
+    public static func require(_ home: ClientHome) throws -> CoordinatorLink {
+        guard let link = try load(home) else {
+            throw ClientError(.badInput, "\(home.path) has not joined a coordinator: run `pclient join URL --token T` with the token its operator gave you")
+        }
+        return link
+    }
+
+    public func save(_ home: ClientHome) throws {
+        try AtomicFile.write(try WireCoding.encoder().encode(self), to: Self.path(home))
+    }
+
+    /// SHA-256 of the pinned key, first 16 bytes in groups of four hex digits: what to compare with
+    /// the operator's `pcoord` output over another channel.
+    public var keyFingerprint: String { Self.fingerprint(coordinatorKey) }
+
+    public static func fingerprint(_ key: Data) -> String {
+        let hex = Hex.encode(SHA256.hash(key).prefix(16))
+        return stride(from: 0, to: hex.count, by: 4).map { i in
+            let start = hex.index(hex.startIndex, offsetBy: i)
+            return String(hex[start..<hex.index(start, offsetBy: 4)])
+        }.joined(separator: ":")
+    }
+
+    /// Opens a manifest under the pinned key and refuses one older than the last seen (a replayed
+    /// or rolled-back manifest); on success remembers its sequence (the caller saves the link).
+    public mutating func accept(_ signed: SignedManifest) throws -> Manifest {
+        let manifest = try signed.open(coordinatorKey: coordinatorKey)
+        guard manifest.sequence >= lastManifestSequence else {
+            throw FederationError(.protocolViolation,
+                "The coordinator sent manifest #\(manifest.sequence), older than #\(lastManifestSequence) already seen: a replayed or rolled-back manifest. Nothing was changed; tell the coordinator's operator.")
+        }
+        lastManifestSequence = manifest.sequence
+        return manifest
+    }
+}

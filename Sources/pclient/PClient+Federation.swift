@@ -1,0 +1,157 @@
+import ArgumentParser
+import Client
+import Federation
+import Foundation
+import LLM
+import Seal
+
+extension PClient {
+    struct Join: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enroll with a coordinator (a one-time token from its operator) and pin its signing key.")
+
+        @OptionGroup var homeOptions: HomeOptions
+
+        @Argument(help: "The coordinator's base URL, e.g. https://coord.example.org.")
+        var url: String
+        @Option(help: "The one-time enrollment token the operator gave you.")
+        var token: String
+        @Option(help: "A name the operator sees for this client (optional; nothing else about you is sent).")
+        var name: String?
+        @Flag(help: "Enroll again even though this home already joined a coordinator (replaces the pinned key).")
+        var rejoin = false
+
+        func validate() throws {
+            guard !token.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("Please give the --token the operator gave you.") }
+        }
+
+        func run() throws {
+            let unlocked = try homeOptions.unlock()
+            let home = unlocked.home
+            if let existing = try CoordinatorLink.load(home), !rejoin {
+                throw ValidationError("\(home.path) already joined \(existing.url) (key \(existing.keyFingerprint)). Pass --rejoin to enroll again and replace the pinned key.")
+            }
+            let response = try CoordinatorClient.enroll(url: url, token: token, identity: unlocked.identity, name: name)
+            let manifest = try response.manifest.open(coordinatorKey: response.coordinatorKey)
+            let link = CoordinatorLink(url: url, clientID: response.clientID, coordinatorKey: response.coordinatorKey,
+                                       lastManifestSequence: manifest.sequence, name: name)
+            try link.save(home)
+            let api = try CoordinatorClient(url: url, identity: unlocked.identity)
+            try SharedAdapterStore.install(response.manifest, manifest: manifest, home: home, api: api) { print($0) }
+            print("Joined \(url) as client \(response.clientID).")
+            print("Pinned coordinator key \(link.keyFingerprint): compare it with the operator's over another channel.")
+            print("Shared adapter: version \(manifest.sharedAdapterVersion)" + (manifest.baseName.map { " for base \($0)" } ?? "") + ".")
+        }
+    }
+
+    struct Sync: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take part in federated rounds: train the shared adapter on your long-term memory and send a masked, noised update.",
+            discussion: """
+            Nothing personal leaves this machine: the update is clipped, noised (distributed DP), encoded and \
+            masked by secure aggregation before it is sent, so the coordinator only learns the sum over many clients.
+            """)
+
+        @OptionGroup var homeOptions: HomeOptions
+
+        @Option(help: "The GGUF base model to train on (default: $PCLIENT_MODEL, then the cache); must be the coordinator's base.")
+        var model: String?
+        @Option(help: "Worker threads for training.")
+        var threads: Int = 2
+        @Option(help: "Rounds to take part in before stopping.")
+        var rounds: Int = 1
+        @Option(help: "Seconds to wait to be sampled into each round.")
+        var timeout: Double = 3600
+        @Option(name: .customLong("poll"), help: "Seconds between polls of the coordinator.")
+        var pollInterval: Double = 2
+        @Flag(help: "Keep taking part, round after round; connection errors (a coordinator restart) back off and retry.")
+        var watch = false
+
+        func validate() throws {
+            guard rounds >= 1, timeout > 0, pollInterval > 0, threads >= 1 else {
+                throw ValidationError("Please give --rounds ≥ 1, --timeout > 0, --poll > 0 and --threads ≥ 1.")
+            }
+        }
+
+        func run() throws {
+            let unlocked = try homeOptions.unlock()
+            let link = try CoordinatorLink.require(unlocked.home)
+            let modelPath = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
+            let api = try CoordinatorClient(url: link.url, identity: unlocked.identity)
+            let participant = FederatedParticipant(
+                api: api, home: unlocked.home, identity: unlocked.identity, link: link,
+                provider: MemoryUpdateProvider(memory: unlocked.memory, modelPath: modelPath, threads: threads),
+                log: { line in say("[\(timestamp())] \(line)") })
+            participant.pollInterval = pollInterval
+
+            if watch {
+                var backoff = 1.0
+                while true {
+                    do {
+                        if let outcome = try participant.participateInNextRound(deadline: Date().addingTimeInterval(timeout)) {
+                            say("[\(timestamp())] \(outcome)")
+                        }
+                        backoff = 1
+                    } catch let e as HTTPError where e.isConnectionError || (e.status ?? 0) >= 500 {
+                        say("[\(timestamp())] coordinator unreachable (\(e.message)); retrying in \(Int(backoff)) s")
+                        Thread.sleep(forTimeInterval: backoff)
+                        backoff = min(backoff * 2, 120)
+                    }
+                }
+            }
+            var failed = false
+            for _ in 0..<rounds {
+                guard let outcome = try participant.participateInNextRound(deadline: Date().addingTimeInterval(timeout)) else {
+                    print("No round sampled this client within \(Int(timeout)) s; try again later or pass a longer --timeout.")
+                    throw ExitCode(2)
+                }
+                say("[\(timestamp())] \(outcome)")
+                if outcome.reason != nil { failed = true }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+
+    struct FederationCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "federation",
+            abstract: "The coordinator this home joined and the shared adapter it holds.",
+            subcommands: [Status.self])
+
+        struct Status: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Show the coordinator, its pinned key, the shared adapter version and the last round (no passphrase needed: all of it is public).")
+
+            @OptionGroup var homeOptions: HomeOptions
+
+            func run() throws {
+                let home = homeOptions.clientHome
+                guard let link = try CoordinatorLink.load(home) else {
+                    print("Not joined: run `pclient join URL --token T`.")
+                    return
+                }
+                print("Coordinator:      \(link.url)")
+                print("Client id:        \(link.clientID)")
+                print("Pinned key:       \(link.keyFingerprint)")
+                print("Manifest:         #\(link.lastManifestSequence)")
+                if let shared = try SharedAdapterStore.current(home) {
+                    print("Shared adapter:   version \(shared.version) (rank \(shared.spec.rank), \(shared.spec.targets.joined(separator: ",")), \(shared.vector.count) values)")
+                } else {
+                    print("Shared adapter:   none yet (the coordinator has no base published)")
+                }
+                print("Last round:       \(link.lastRoundResult ?? "none")")
+            }
+        }
+    }
+}
+
+/// Unbuffered, so progress lines and results appear in order even when stdout is a file.
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+private func timestamp() -> String {
+    let f = DateFormatter()
+    f.dateFormat = "HH:mm:ss"
+    return f.string(from: Date())
+}

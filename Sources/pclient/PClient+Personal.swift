@@ -1,0 +1,132 @@
+import ArgumentParser
+import Client
+import Foundation
+import LLM
+import GGUF
+import Seal
+import Tensor
+import Tuning
+
+extension PClient {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train your personal adapter on long-term memory (incremental; sealed in your home).",
+            discussion: """
+                Trains only when long-term memory holds behaviour items (an input and your own output) \
+                not trained on before, continuing from the saved adapter; --full retrains from scratch. \
+                The adapter is trained on top of the shared adapter when your home has one. Defaults: \
+                r = 8 on every linear map, 5 epochs at lr 1e-3 (see docs/personalization.md).
+                """)
+
+        @OptionGroup var homeOptions: HomeOptions
+        @Option(help: "The GGUF model file (default: $PCLIENT_MODEL, then the cache).")
+        var model: String?
+        @Option(help: "LoRA rank.")
+        var rank: Int = 8
+        @Option(help: "LoRA alpha (the update is scaled by alpha / rank).")
+        var alpha: Float = 16
+        @Option(help: "Layers to adapt, comma-separated from q,k,v,o,gate,up,down, or \"all\".")
+        var targets: String = "all"
+        @Option(help: "Passes over the examples.")
+        var epochs: Int = 5
+        @Option(help: "Peak learning rate (linear decay after a 10% warm-up).")
+        var lr: Float = 1e-3
+        @Option(name: .customLong("max-seq"), help: "Longest training sequence in tokens.")
+        var maxSeq: Int = 256
+        @Option(name: .customLong("rag-k"), help: "Similar memories put in each training prompt (OPPU+RAG); use the same --k when asking.")
+        var ragK: Int = 0
+        @Flag(help: "Retrain from scratch on all of long-term memory.")
+        var full = false
+        @Option(help: "Random seed (initialisation, order).")
+        var seed: UInt64 = 0
+        @Option(help: "Threads for the matrix products.")
+        var threads: Int = 2
+
+        func validate() throws {
+            guard rank >= 1, rank <= 256 else { throw ValidationError("Please give a --rank between 1 and 256.") }
+            guard epochs >= 1, lr > 0, maxSeq >= 16 else { throw ValidationError("Please give --epochs ≥ 1, --lr > 0 and --max-seq ≥ 16.") }
+            guard ragK >= 0 else { throw ValidationError("Please give a --rag-k of 0 or more.") }
+            _ = try LoRATarget.list(targets)
+        }
+
+        func run() throws {
+            let path = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
+            let home = try homeOptions.unlock()
+            BLAS.setThreads(threads)
+            let generator = try TextGenerator(model: LlamaModel(path: path, numericPath: .exact, threads: threads))
+            var options = PersonalTrainingOptions()
+            options.rank = rank
+            options.alpha = alpha
+            options.targets = try LoRATarget.list(targets)
+            options.epochs = epochs
+            options.learningRate = lr
+            options.maxSequenceLength = maxSeq
+            options.ragK = ragK
+            options.full = full
+            options.seed = seed
+            let trainer = PersonalTrainer(home: home, generator: generator,
+                                          baseModelSHA256: try SHA256.hexOfFile(at: URL(fileURLWithPath: path)),
+                                          sharedAdapter: sharedAdapterSource(for: home.home))
+            var progress: Progress?
+            let s = try trainer.train(options) { report in
+                if progress == nil { progress = Progress(total: report.totalSteps) }
+                progress?.show(report)
+            }
+            progress?.finish()
+            if let n = s.note { note(n) }
+            switch s.outcome {
+            case .upToDate:
+                print("The personal adapter is up to date: no new long-term behaviour items since the last training (use --full to retrain).")
+            case .trained:
+                print(String(format: "%@ on %d example(s) (%d new item(s)%@): %d steps, loss %.4f → %.4f, %.0f tok/s, %.1f s.",
+                             s.incremental ? "Continued training" : "Trained", s.examples, s.newItems,
+                             s.usedSharedAdapter ? ", on top of the shared adapter" : "",
+                             s.steps, s.firstLoss ?? 0, s.lastLoss ?? 0, s.tokensPerSecond, s.seconds))
+                print("Sealed in \(PersonalAdapterStore(home: home).path)")
+            }
+        }
+    }
+
+    struct AdapterCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "adapter", abstract: "Look at or export your personal adapter.",
+            subcommands: [Info.self, ExportAdapter.self])
+    }
+}
+
+extension PClient.AdapterCommand {
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show what the personal adapter was trained on (no weights).")
+        @OptionGroup var homeOptions: HomeOptions
+
+        func run() throws {
+            let home = try homeOptions.unlock()
+            guard let m = try PersonalAdapterStore(home: home).metadata() else {
+                print("No personal adapter yet: run `pclient train`.")
+                return
+            }
+            print("rank \(m.rank), alpha \(m.alpha), targets \(m.targets.joined(separator: ",")), retrieval k \(m.ragK)")
+            print("trained \(m.trainings) time(s), last \(m.trainedAt), on \(m.trainedItemIDs.count) long-term item(s); last loss \(m.lastLoss.map { String(format: "%.4f", $0) } ?? "–")")
+            print("base model SHA-256 \(m.baseModelSHA256)\(m.sharedAdapterFingerprint == nil ? "" : "; on top of the shared adapter")")
+        }
+    }
+
+    struct ExportAdapter: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export",
+            abstract: "Write the personal adapter as a plaintext PEFT folder. It then leaves the vault: anyone who reads the folder has your adapter.")
+        @OptionGroup var homeOptions: HomeOptions
+        @Option(help: "The GGUF model file the adapter was trained on (default: $PCLIENT_MODEL, then the cache).")
+        var model: String?
+        @Option(help: "The folder to write adapter_model.safetensors and adapter_config.json to.")
+        var out: String
+
+        func run() throws {
+            let path = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
+            let home = try homeOptions.unlock()
+            let config = try LlamaConfig(gguf: GGUFFile(path: path))
+            try PersonalAdapterStore(home: home).export(to: out, model: config, baseModel: URL(fileURLWithPath: path).lastPathComponent)
+            print("Wrote \(out) (plaintext: keep it safe, or delete it when done).")
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import Client
+import Foundation
+import GGUF
+import LLM
+import Memory
+import Seal
+import Tensor
+import Testing
+import Tokenizer
+import Tuning
+
+/// A tiny random llama GGUF with a byte-level vocabulary (the 256 bytes, then ChatML's control
+/// tokens), so the whole assistant pipeline runs on it in milliseconds. Adapted from TuningTests'
+/// TinyModel with the tokenizer metadata added.
+struct TinyChatModel {
+    var blocks = 2
+    var dim = 32
+    var ffn = 64
+    var heads = 4
+    var kvHeads = 2
+    var context = 1024
+    var seed: UInt64 = 7
+
+    static let specials = ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
+    static var vocab: Int { 256 + specials.count }
+
+    func write() throws -> String {
+        var rng = Xoshiro256(seed: seed)
+        func random(_ n: Int, scale: Float) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) * scale } }
+        var w = GGUFWriter()
+        w.set("general.architecture", "llama")
+        w.set("llama.block_count", UInt32(blocks))
+        w.set("llama.embedding_length", UInt32(dim))
+        w.set("llama.feed_forward_length", UInt32(ffn))
+        w.set("llama.attention.head_count", UInt32(heads))
+        w.set("llama.attention.head_count_kv", UInt32(kvHeads))
+        w.set("llama.rope.freq_base", Float(10000))
+        w.set("llama.attention.layer_norm_rms_epsilon", Float(1e-5))
+        w.set("llama.context_length", UInt32(context))
+        w.set("tokenizer.ggml.model", "gpt2")
+        w.set("tokenizer.ggml.pre", "smollm")
+        w.set("tokenizer.ggml.tokens", (0...255).map { ByteLevel.encode([UInt8($0)]) } + Self.specials)
+        w.set("tokenizer.ggml.merges", [String]())
+        w.set("tokenizer.ggml.token_type", .array(Array(repeating: GGUFValue.int32(1), count: 256)
+            + Array(repeating: GGUFValue.int32(3), count: Self.specials.count)))
+        w.set("tokenizer.ggml.eos_token_id", UInt32(256 + 2))
+        w.set("tokenizer.chat_template", "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}")
+        let hd = dim / heads
+        func add(_ name: String, _ dims: [Int], _ type: QuantType, scale: Float) throws {
+            try w.addTensor(name: name, dimensions: dims, type: type, floats: random(dims.reduce(1, *), scale: scale))
+        }
+        func addNorm(_ name: String) throws {
+            try w.addTensor(name: name, dimensions: [dim], type: .f32, floats: (0..<dim).map { _ in 1 + Float(rng.nextDouble() - 0.5) * 0.4 })
+        }
+        try add("token_embd.weight", [dim, Self.vocab], .q8_0, scale: 1)
+        try addNorm("output_norm.weight")
+        for i in 0..<blocks {
+            let p = "blk.\(i)."
+            try addNorm(p + "attn_norm.weight")
+            try add(p + "attn_q.weight", [dim, heads * hd], .q4_1, scale: 0.4)
+            try add(p + "attn_k.weight", [dim, kvHeads * hd], .q4_1, scale: 0.4)
+            try add(p + "attn_v.weight", [dim, kvHeads * hd], .q4_1, scale: 0.4)
+            try add(p + "attn_output.weight", [heads * hd, dim], .q4_1, scale: 0.3)
+            try addNorm(p + "ffn_norm.weight")
+            try add(p + "ffn_gate.weight", [dim, ffn], .q4_1, scale: 0.4)
+            try add(p + "ffn_up.weight", [dim, ffn], .q4_1, scale: 0.4)
+            try add(p + "ffn_down.weight", [ffn, dim], .q4_1, scale: 0.3)
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tiny-chat-\(UUID().uuidString).gguf").path
+        try w.write(to: path)
+        return path
+    }
+
+    func generator(_ numeric: NumericPath = .exact) throws -> TextGenerator {
+        let file = try write()
+        defer { try? FileManager.default.removeItem(atPath: file) }   // the mapping stays valid
+        return try TextGenerator(model: LlamaModel(path: file, numericPath: numeric, threads: 1))
+    }
+}
+
+/// A fresh home in a temporary folder (cheap KDF), removed by `cleanup`.
+func temporaryHome() throws -> UnlockedHome {
+    try ClientHome(path: temporaryFolder("assist-home")).initialize(passphrase: SecretBytes(utf8: "tests only"), limits: .minimum)
+}
+
+func cleanup(_ home: UnlockedHome) { try? FileManager.default.removeItem(atPath: home.home.path) }
+
+func item(_ id: Int64, _ text: String, output: String? = nil) -> MemoryItem {
+    MemoryItem(id: id, kind: output == nil ? .note : .behaviour, tier: .long, created: Date(), lastAccess: Date(),
+               accessCount: 0, importance: 0.5, content: ItemContent(text: text, output: output))
+}
+
+@Suite(.serialized) struct AssistantTests {
+    let generator: TextGenerator
+
+    init() throws { generator = try TinyChatModel().generator() }
+
+    @Test func promptAssemblyRespectsTheBudgetAndDropsTheLeastRelevantFirst() throws {
+        let builder = PromptBuilder(generator: generator)
+        let candidates = (1...5).map { i in
+            RetrievedMemory(item: item(Int64(i), "memory number \(i) about gardening and tomatoes"), score: 1 / Double(i))
+        }
+        let question = "What should I plant in my garden this spring?"
+        let all = try builder.assemble(question: question, profile: "Likes tomatoes.", candidates: candidates, budget: 10_000)
+        #expect(all.retrieved.allSatisfy { $0.included })
+        #expect(all.profileUsed)
+        let none = try builder.assemble(question: question, profile: nil, candidates: [], budget: 10_000)
+
+        // A budget between "two items" and "three items": the three least relevant go, in that order.
+        let two = try builder.assemble(question: question, profile: "Likes tomatoes.", candidates: Array(candidates.prefix(2)), budget: 10_000)
+        let three = try builder.assemble(question: question, profile: "Likes tomatoes.", candidates: Array(candidates.prefix(3)), budget: 10_000)
+        let budget = (two.tokens.count + three.tokens.count) / 2
+        let fitted = try builder.assemble(question: question, profile: "Likes tomatoes.", candidates: candidates, budget: budget)
+        #expect(fitted.tokens.count <= budget)
+        #expect(fitted.retrieved.map(\.included) == [true, true, false, false, false])
+        #expect(fitted.tokens == two.tokens)
+        #expect(fitted.messages.last?.content.hasSuffix(question) == true)
+
+        // Session turns go (oldest first) after every item, then the profile; the question stays whole.
+        let history = [ChatMessage(role: "user", content: "an earlier question"), ChatMessage(role: "assistant", content: "an earlier answer")]
+        let tight = try builder.assemble(question: question, profile: "Likes tomatoes.", candidates: candidates,
+                                         history: history, budget: none.tokens.count)
+        #expect(tight.workingTurns == 0 && !tight.profileUsed && tight.retrieved.allSatisfy { !$0.included })
+        #expect(tight.tokens == none.tokens)
+        #expect(throws: ClientError.self) {
+            try builder.assemble(question: question, profile: nil, candidates: candidates, budget: none.tokens.count - 1)
+        }
+    }
+
+    @Test func choiceConstrainedDecodingAlwaysReturnsAChoiceAndScoresLikeAFullForward() throws {
+        let tok = generator.tokenizer
+        let end = try #require(tok.id(of: ChatTemplate.end))
+        let sets = [["yes", "no"], ["comedy", "drama", "horror", "sci-fi"], ["1", "2", "3", "4", "5"], ["a", "ab", "abc"]]
+        for (n, choices) in sets.enumerated() {
+            let prompt = tok.encode(generator.template.render([ChatMessage(role: "user", content: "question \(n): pick one")]), parseSpecial: true)
+            let ranked = try ConstrainedChoice.rank(choices, prompt: prompt, generator: generator)
+            #expect(choices.contains(ranked[0].choice))
+            #expect(Set(ranked.map(\.choice)) == Set(choices))
+            // The same log-probabilities from one fresh forward over prompt + choice + end.
+            for score in ranked {
+                let ids = tok.encode(score.choice, parseSpecial: false) + [end]
+                let session = InferenceSession(model: generator.model)
+                let rows = try session.forward(prompt + ids.dropLast(), allLogits: true)
+                let V = generator.model.config.vocabularySize
+                var expected = 0.0
+                for (i, id) in ids.enumerated() {
+                    let row = Array(rows[(prompt.count - 1 + i) * V ..< (prompt.count + i) * V]).map(Double.init)
+                    let m = row.max()!
+                    expected += row[id] - m - log(row.reduce(0) { $0 + exp($1 - m) })
+                }
+                #expect(abs(expected - score.logProbability) < 1e-3, "\(score.choice): \(expected) vs \(score.logProbability)")
+            }
+        }
+        #expect(throws: ClientError.self) { try ConstrainedChoice.rank([], prompt: [1, 2], generator: generator) }
+        #expect(throws: ClientError.self) { try ConstrainedChoice.rank(["x", "x"], prompt: [1, 2], generator: generator) }
+    }
+
+    @Test func askRetrievesRemembersAndExplains() throws {
+        let home = try temporaryHome()
+        defer { cleanup(home) }
+        try home.memory.add([
+            NewItem(kind: .note, content: ItemContent(text: "my sister Ilse lives in Rotterdam"), importance: 0.95),
+            NewItem(kind: .note, content: ItemContent(text: "I water the tomatoes every morning")),
+            NewItem(kind: .behaviour, content: ItemContent(text: "Rate: The Matrix", output: "5"), importance: 0.95),
+        ])
+        let assistant = Assistant(generator: generator, home: home, baseModelSHA256: "tiny", contextWindow: 512)
+        var options = AskOptions()
+        options.maxTokens = 6
+        var streamed = ""
+        let first = try assistant.ask("Where does my sister Ilse live?", options: options) { streamed += $0; return true }
+        #expect(first.explanation.retrieved.first?.item.content.text == "my sister Ilse lives in Rotterdam")
+        #expect(first.explanation.profile != nil)       // written from long-term memory, then cached
+        #expect(first.explanation.adapters.isEmpty)     // none trained yet
+        #expect(streamed.trimmingCharacters(in: .whitespacesAndNewlines) == first.text)
+        #expect(first.explanation.promptTokens <= 512 - options.maxTokens)
+        let profilePath = ProfileStore(home: home).path
+        let sealed = try #require(FileManager.default.contents(atPath: profilePath))
+        #expect(sealed.range(of: Data("Rotterdam".utf8)) == nil)
+
+        let second = try assistant.ask("And who waters the tomatoes?", options: options)
+        #expect(second.explanation.workingTurns == 2)
+        #expect(!second.explanation.retrieved.contains { $0.item.content.source == "ask" })   // the session's own turns are not retrieved
+        let turns = try home.memory.list(limit: 100).filter { $0.kind == .chatTurn }
+        #expect(turns.count == 4)
+        #expect(try home.memory.stats().interactions == 2)
+
+        options.choices = ["Rotterdam", "Paris", "Lima"]
+        let choice = try assistant.ask("Where does Ilse live?", options: options)
+        #expect(options.choices!.contains(choice.text))
+        #expect(choice.explanation.choiceScores?.count == 3)
+
+        let plain = try assistant.ask("Where does my sister Ilse live?", options: .plain)
+        #expect(plain.explanation.retrieved.isEmpty && plain.explanation.profile == nil)
+
+        let homeless = Assistant(generator: generator, home: nil, baseModelSHA256: "tiny", contextWindow: 256)
+        var short = AskOptions()
+        short.maxTokens = 4
+        let answer = try homeless.ask("Hello?", options: short)
+        #expect(answer.explanation.notes.contains { $0.contains("pclient init") })
+    }
+}
