@@ -86,13 +86,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "peval",
-            dependencies: ["Evaluation", "Client", "Memory", "Seal", "LLM", "Tuning",
+            dependencies: ["Evaluation", "Client", "Memory", "Seal", "LLM", "Tuning", "Tensor",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "pbench",
-            dependencies: ["Client", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", "Memory", "Seal", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Client", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", "Memory", "Seal", "CoordinatorCore", "Federation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 
@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
         .testTarget(name: "SealTests", dependencies: ["Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Memory", "Seal", "Federation", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor"], swiftSettings: swiftSettings),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Client", "Memory", "Seal"], swiftSettings: swiftSettings),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Client", "Memory", "Seal", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["CoordinatorCore", "CoordinatorServer", "Federation", "Seal",
@@ -112,6 +112,7 @@ let package = Package(
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "LLM", "Tensor", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Tensor", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["Client", "CoordinatorCore", "Federation", "Seal", "GGUF", "LLM", "Tuning"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,10 @@
 import ArgumentParser
+import Client
 import Evaluation
 import Foundation
+import LLM
 import Seal
+import Tensor
 
 extension PEval {
     struct Run: AsyncParsableCommand {
@@ -20,7 +23,7 @@ extension PEval {
         @Option(help: "The LaMP outputs (golds) file; it also names the task.")
         var outputs: String
 
-        @Option(help: "The method: none, rag, pag, oppu, oppu+rag, malp or fed.")
+        @Option(help: "The method: none, rag, pag, oppu, oppu+rag, malp or fed; a comma-separated list runs each and prints one table.")
         var method: String = "none"
 
         @Option(help: "Profile items retrieved per question (rag, oppu+rag, malp).")
@@ -35,6 +38,27 @@ extension PEval {
         @Option(help: "Who answers: model (the assistant pipeline), nearest or majority (references without a model).")
         var engine: String = "model"
 
+        @Option(help: "The GGUF model file of the model engine (default: $PCLIENT_MODEL, then the cache).")
+        var model: String?
+
+        @Option(help: "Threads for the matrix products (model engine).")
+        var threads: Int = 2
+
+        @Option(help: "Existing client homes, DIR/<user> or DIR/<user id prefix such as u01>: no import, no training (methods none, rag, oppu, oppu+rag, fed).")
+        var homes: String?
+
+        @Option(name: .customLong("passphrase-template"), help: "The passphrase of each home in --homes, {user} replaced by the folder name (default: $PCLIENT_PASSPHRASE_<FOLDER>).")
+        var passphraseTemplate: String?
+
+        @Option(help: "Personal adapter training epochs (oppu, oppu+rag, malp).")
+        var epochs: Int = 5
+
+        @Option(help: "Personal adapter peak learning rate.")
+        var lr: Float = 1e-3
+
+        @Option(help: "Personal adapter LoRA rank.")
+        var rank: Int = 8
+
         @Option(help: "Write the report (metrics, per-user metrics, every answer) to this JSON file.")
         var report: String?
 
@@ -42,9 +66,11 @@ extension PEval {
         var predictions: String?
 
         func validate() throws {
-            guard PersonalizationMethod(rawValue: method) != nil else {
-                throw ValidationError("Please give --method none, rag, pag, oppu, oppu+rag, malp or fed.")
+            guard methods != nil else {
+                throw ValidationError("Please give --method none, rag, pag, oppu, oppu+rag, malp or fed (or a comma-separated list of them).")
             }
+            guard epochs >= 1, lr > 0, rank >= 1 else { throw ValidationError("Please give --epochs ≥ 1, --lr > 0 and --rank ≥ 1.") }
+            if homes != nil && engine != "model" { throw ValidationError("--homes needs --engine model.") }
             guard k >= 0 else { throw ValidationError("Please give --k of 0 or more.") }
             guard rounds >= 1 else { throw ValidationError("Please give --rounds of at least 1.") }
             guard ["model", "nearest", "majority"].contains(engine) else {
@@ -52,23 +78,39 @@ extension PEval {
             }
         }
 
+        var methods: [PersonalizationMethod]? {
+            let list = method.split(separator: ",").map { PersonalizationMethod(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+            guard !list.isEmpty, !list.contains(nil) else { return nil }
+            return list.compactMap { $0 }
+        }
+
         func run() async throws {
-            do {
-                guard let method = PersonalizationMethod(rawValue: method) else { return }
-                let golds = try LaMPFile.readOutputs(path: outputs)
-                let examples = try LaMPFile.join(questions: LaMPFile.readQuestions(path: questions), outputs: golds)
+            guard let methods else { return }
+            let golds = try LaMPFile.readOutputs(path: outputs)
+            let examples = try LaMPFile.join(questions: LaMPFile.readQuestions(path: questions), outputs: golds)
+            var modelEngine: ModelAnswerEngine?
+            if engine == "model" {
+                var o = ModelEngineOptions(modelPath: try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment))
+                o.threads = threads
+                o.homes = homes
+                o.passphraseTemplate = passphraseTemplate
+                o.training.epochs = epochs
+                o.training.learningRate = lr
+                o.training.rank = rank
+                o.log = { FileHandle.standardError.write(Data("  \($0)\n".utf8)) }
+                BLAS.setThreads(threads)
+                modelEngine = try ModelAnswerEngine(options: o)
+            }
+            var results: [ExperimentReport] = []
+            for method in methods {
                 let runner = ExperimentRunner(settings: RunSettings(task: golds.task, method: method, k: k, constrained: choices, rounds: rounds))
                 var answerEngine: any AnswerEngine
                 switch engine {
                 case "nearest": answerEngine = NearestItemEngine()
                 case "majority": answerEngine = MajorityEngine()
                 default:
-                    // TODO(lead): plug in the Client assistant pipeline (Assistant + PersonalTrainer):
-                    // an AnswerEngine whose prepare() opens a fresh client home per user, imports the
-                    // profile as memory, trains the personal adapter for oppu/oppu+rag/malp/fed (after
-                    // `rounds` federated rounds through a loopback pcoord for fed), and whose answer()
-                    // asks with the method's AskOptions (choices = task.labels when settings.constrained).
-                    throw EvaluationError(.engine, "the model engine is not connected to peval yet; use --engine nearest or --engine majority for the references without a model")
+                    guard let modelEngine else { return }
+                    answerEngine = modelEngine
                 }
                 FileHandle.standardError.write(Data("\(golds.task) \(method.rawValue): \(examples.count) questions\n".utf8))
                 let result = try await runner.run(examples: examples, engine: &answerEngine) { done, total in
@@ -76,13 +118,24 @@ extension PEval {
                         FileHandle.standardError.write(Data("  \(done)/\(total)\n".utf8))
                     }
                 }
-                print(ExperimentReport.table([result]), terminator: "")
-                if let report {
-                    try AtomicFile.write(result.encoded(), to: report, permissions: 0o644)
+                modelEngine?.finish()
+                results.append(result)
+            }
+            print(ExperimentReport.table(results), terminator: "")
+            if let report {
+                if results.count == 1 {
+                    try AtomicFile.write(results[0].encoded(), to: report, permissions: 0o644)
+                } else {
+                    let e = JSONEncoder()
+                    e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+                    try AtomicFile.write(e.encode(results), to: report, permissions: 0o644)
                 }
-                if let predictions {
-                    try LaMPFile.writeOutputs(result.predictionsFile, path: predictions)
+            }
+            if let predictions {
+                guard results.count == 1 else {
+                    throw EvaluationError(.badArgument, "--predictions writes one method's answers: give a single --method with it")
                 }
+                try LaMPFile.writeOutputs(results[0].predictionsFile, path: predictions)
             }
         }
     }
