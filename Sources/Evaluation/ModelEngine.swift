@@ -28,6 +28,8 @@ public struct ModelEngineOptions: Sendable {
     public var passphraseTemplate: String?
     /// Where the temporary homes go (default: the system's temporary folder).
     public var scratch: String?
+    /// The coordinator and rounds of method fed on fresh homes.
+    public var federation = FederatedRunOptions()
     /// Called with progress lines (training, homes) for the terminal.
     public var log: @Sendable (String) -> Void = { _ in }
 
@@ -55,7 +57,10 @@ public struct ModelEngineOptions: Sendable {
 ///     long-term; a last `consolidate()` closes the stream. The adapter trains (ragK = k) on the
 ///     long-term items only (none: no adapter); answers retrieve k items from short + long and use
 ///     the adapter;
-///   - fed: not available in this engine yet (an `EvaluationError` says so).
+///   - fed: fresh homes for all users take part in real federated rounds first (`FederatedHomes`:
+///     a `pcoord` process on loopback, one `pclient sync` process per user, each training the shared
+///     adapter on its own profile only); then each user's personal adapter trains as for oppu+rag on
+///     top of the shared adapter, and answers use both. With `homes`, the homes' own adapters.
 /// Answers are greedy, never remembered (`remember = false`), without session turns, and choose among
 /// `task.labels` when the run is constrained.
 public final class ModelAnswerEngine: AnswerEngine {
@@ -67,6 +72,7 @@ public final class ModelAnswerEngine: AnswerEngine {
     private var assistant: Assistant?
     private var settings: RunSettings?
     private var temporaryHome: String?
+    private var federatedHomes: FederatedHomes?
 
     /// Loads the inference model. Throws when the file is missing or not a llama GGUF.
     public init(options: ModelEngineOptions) throws {
@@ -76,10 +82,18 @@ public final class ModelAnswerEngine: AnswerEngine {
         baseModelSHA256 = try SHA256.hexOfFile(at: URL(fileURLWithPath: options.modelPath))
     }
 
-    deinit { removeTemporaryHome() }
+    deinit {
+        removeTemporaryHome()
+        federatedHomes?.remove()
+    }
 
     /// Deletes the last user's temporary home (also done before each user and at deinit).
-    public func finish() { removeTemporaryHome(); assistant = nil }
+    public func finish() {
+        removeTemporaryHome()
+        assistant = nil
+        federatedHomes?.remove()
+        federatedHomes = nil
+    }
 
     private func removeTemporaryHome() {
         if let path = temporaryHome { try? FileManager.default.removeItem(atPath: path) }
@@ -87,8 +101,15 @@ public final class ModelAnswerEngine: AnswerEngine {
     }
 
     public func prepareRun(users: [UserQuestions], settings: RunSettings) async throws {
+        federatedHomes?.remove()
+        federatedHomes = nil
         if settings.method == .fed, options.homes == nil {
-            throw EvaluationError(.engine, "the model engine does not run federated rounds yet (method fed); use --homes DIR with homes that took part in `pclient sync`, or another method")
+            var federation = options.federation
+            federation.rounds = settings.rounds
+            federatedHomes = try FederatedHomes.prepare(
+                users: users, task: settings.task, modelPath: options.modelPath,
+                scratch: options.scratch ?? FileManager.default.temporaryDirectory.path,
+                options: federation, log: options.log)
         }
         if options.homes != nil, [.pag, .malp].contains(settings.method) {
             throw EvaluationError(.badArgument, "with --homes the methods are none, rag, oppu, oppu+rag and fed (existing homes are not re-imported or retrained); \(settings.method.rawValue) needs fresh homes: drop --homes")
@@ -108,6 +129,11 @@ public final class ModelAnswerEngine: AnswerEngine {
             if settings.method == .fed, try SharedAdapterStore.current(home.home) == nil {
                 throw EvaluationError(.engine, "the home of user \(user) has no shared adapter for fed: run `pclient sync` in it first")
             }
+        } else if let federated = federatedHomes {
+            guard let h = federated.home(of: user) else {
+                throw EvaluationError(.engine, "user \(user) did not take part in this run's federated rounds")
+            }
+            home = try ClientHome(path: h.path).unlock(passphrase: SecretBytes(utf8: h.passphrase))
         } else {
             home = try freshHome(profile: profile, settings: settings)
         }
@@ -160,7 +186,8 @@ public final class ModelAnswerEngine: AnswerEngine {
         switch settings.method {
         case .oppu: 0
         case .oppuRag, .malp: settings.k
-        case .none, .rag, .pag, .fed: nil
+        case .fed: options.homes == nil ? settings.k : nil
+        case .none, .rag, .pag: nil
         }
     }
 

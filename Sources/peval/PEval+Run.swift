@@ -32,6 +32,12 @@ extension PEval {
         @Option(help: "Federated rounds before personal training (fed).")
         var rounds: Int = 3
 
+        @Option(name: .customLong("fed-local-steps"), help: "Local steps each client trains the shared adapter per round (fed on fresh homes).")
+        var fedLocalSteps: Int = 8
+
+        @Option(name: .customLong("fed-noise"), help: "DP noise multiplier z of the federated rounds (fed on fresh homes); pcoord reports the ε it spends.")
+        var fedNoise: Double = 0.02
+
         @Flag(help: "Constrain classification answers to the task's labels (choice-constrained decoding) instead of free text.")
         var choices = false
 
@@ -72,6 +78,7 @@ extension PEval {
             guard epochs >= 1, lr > 0, rank >= 1 else { throw ValidationError("Please give --epochs ≥ 1, --lr > 0 and --rank ≥ 1.") }
             if homes != nil && engine != "model" { throw ValidationError("--homes needs --engine model.") }
             guard k >= 0 else { throw ValidationError("Please give --k of 0 or more.") }
+            guard fedLocalSteps >= 1, fedNoise >= 0 else { throw ValidationError("Please give --fed-local-steps ≥ 1 and --fed-noise ≥ 0.") }
             guard rounds >= 1 else { throw ValidationError("Please give --rounds of at least 1.") }
             guard ["model", "nearest", "majority"].contains(engine) else {
                 throw ValidationError("Please give --engine model, nearest or majority.")
@@ -97,6 +104,8 @@ extension PEval {
                 o.training.epochs = epochs
                 o.training.learningRate = lr
                 o.training.rank = rank
+                o.federation.localSteps = fedLocalSteps
+                o.federation.noise = fedNoise
                 o.log = { FileHandle.standardError.write(Data("  \($0)\n".utf8)) }
                 BLAS.setThreads(threads)
                 modelEngine = try ModelAnswerEngine(options: o)

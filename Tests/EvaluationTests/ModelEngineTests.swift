@@ -145,9 +145,14 @@ struct TinyEvalModel {
             engine.finish()
             #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty)
         }
-        var fed: any AnswerEngine = engine
-        await #expect(throws: EvaluationError.self) {
+        // fed runs pcoord and pclient as processes (PEvalFederatedTests runs it for real): without them, a clear error.
+        var missing = options
+        missing.federation.executables = scratch + "/no-such-folder"
+        var fed: any AnswerEngine = try ModelAnswerEngine(options: missing)
+        let error = await #expect(throws: EvaluationError.self) {
             _ = try await ExperimentRunner(settings: RunSettings(task: .movieTagging, method: .fed)).run(examples: examples, engine: &fed)
         }
+        #expect(error?.description.contains("pcoord") == true, "\(String(describing: error))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty)
     }
 }

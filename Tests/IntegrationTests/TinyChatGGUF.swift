@@ -6,7 +6,7 @@ import Tokenizer
 
 /// A tiny random llama GGUF with a byte-level vocabulary (the 256 bytes, then ChatML's control
 /// tokens), so that `pclient sync` trains on it in well under a second (as ClientTests' TinyChatModel).
-func writeTinyChatGGUF(to path: String, blocks: Int = 2, dim: Int = 32, ffn: Int = 64, heads: Int = 4, kvHeads: Int = 2, seed: UInt64 = 7) throws {
+func writeTinyChatGGUF(to path: String, blocks: Int = 2, dim: Int = 32, ffn: Int = 64, heads: Int = 4, kvHeads: Int = 2, seed: UInt64 = 7, context: Int = 256) throws {
     let specials = ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
     let vocab = 256 + specials.count
     var rng = Xoshiro256(seed: seed)
@@ -20,7 +20,7 @@ func writeTinyChatGGUF(to path: String, blocks: Int = 2, dim: Int = 32, ffn: Int
     w.set("llama.attention.head_count_kv", UInt32(kvHeads))
     w.set("llama.rope.freq_base", Float(10000))
     w.set("llama.attention.layer_norm_rms_epsilon", Float(1e-5))
-    w.set("llama.context_length", UInt32(256))
+    w.set("llama.context_length", UInt32(context))
     w.set("tokenizer.ggml.model", "gpt2")
     w.set("tokenizer.ggml.pre", "smollm")
     w.set("tokenizer.ggml.tokens", (0...255).map { ByteLevel.encode([UInt8($0)]) } + specials)
