@@ -1,4 +1,5 @@
 import Client
+import Federation
 import Foundation
 import Memory
 import Seal
@@ -13,8 +14,10 @@ import Testing
         let home = ClientHome(path: temporaryFolder("crash-src"))
         let unlocked = try home.initialize(passphrase: secret, limits: .minimum)
         try unlocked.memory.add((0..<items).map {
-            NewItem(kind: .note, content: ItemContent(text: "note number \($0) about topic \($0 % 97)"))
+            NewItem(kind: .note, content: ItemContent(text: "note number \($0) about topic \($0 % 97)"), importance: $0 % 10 == 0 ? 0.95 : 0.5)
         })
+        // Every other entry kind too, so the import installs several files.
+        try BundleFixtures.addPersonalState(to: unlocked)
         let bytes = try SealedBundle.export(unlocked, passphrase: secret, includeIdentity: true, limits: .minimum)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return home
@@ -22,6 +25,16 @@ import Testing
 
     func count(_ home: ClientHome) throws -> Int {
         try home.unlock(passphrase: secret).memory.list(limit: 1_000_000).count
+    }
+
+    /// The files besides memory a complete import brings, each opened under the home's key.
+    func personalFiles(_ home: ClientHome) throws -> [String] {
+        let h = try home.unlock(passphrase: secret)
+        var found: [String] = []
+        if try PersonalAdapterStore(home: h).load(model: BundleFixtures.tiny) != nil { found.append("adapter") }
+        if try ProfileStore(home: h).cached() != nil { found.append("profile") }
+        if try SharedAdapterStore.current(home) != nil { found.append("shared") }
+        return found
     }
 
     /// Starts `pclient import`, kills it with SIGKILL after `delay` seconds.
@@ -67,6 +80,7 @@ import Testing
             try importAndKill(pclient, bundle: bundle, home: fresh, delay: delay, foreign: false)
             if fresh.isInitialized {
                 #expect(try count(fresh) == n, "delay \(delay): a partial home")
+                #expect(try personalFiles(fresh) == ["adapter", "profile", "shared"], "delay \(delay): a partial home")
                 outcomes["new home: complete", default: 0] += 1
             } else {
                 #expect(!FileManager.default.fileExists(atPath: fresh.memoryPath), "delay \(delay): a half-made home")
@@ -80,13 +94,17 @@ import Testing
             try importAndKill(pclient, bundle: bundle, home: existing, delay: delay, foreign: true)
             let c = try count(existing)
             #expect(c == 1 || c == 1 + n, "delay \(delay): \(c) items")
+            // Another identity's bundle (--foreign): adapter and profile arrive with the memory, the
+            // coordinator link does not.
+            #expect(try personalFiles(existing) == (c == 1 ? [] : ["adapter", "profile"]), "delay \(delay): \(c) items")
             outcomes[c == 1 ? "existing home: unchanged" : "existing home: complete", default: 0] += 1
 
             let parent = URL(fileURLWithPath: fresh.path).deletingLastPathComponent().path
             for h in [fresh, existing] { try? FileManager.default.removeItem(atPath: h.path) }
-            let stem = URL(fileURLWithPath: fresh.path).lastPathComponent
-            for leftover in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where leftover.hasPrefix(stem) {
-                try? FileManager.default.removeItem(atPath: parent + "/" + leftover)
+            for stem in [fresh, existing].map({ URL(fileURLWithPath: $0.path).lastPathComponent }) {
+                for leftover in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where leftover.hasPrefix(stem) {
+                    try? FileManager.default.removeItem(atPath: parent + "/" + leftover)
+                }
             }
         }
         print("kill -9 during import (a whole import takes \(duration) s): \(outcomes)")
