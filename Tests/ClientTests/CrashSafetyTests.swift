@@ -71,9 +71,17 @@ import Testing
         let duration = Date().timeIntervalSince(start)
         #expect(try count(probe) == n)
         try? FileManager.default.removeItem(atPath: probe.path)
+        // Into an existing home it takes longer (the home is copied first).
+        let probeOld = ClientHome(path: temporaryFolder("crash-probe-old"))
+        try probeOld.initialize(passphrase: secret, limits: .minimum)
+        let startOld = Date()
+        try importAndKill(pclient, bundle: bundle, home: probeOld, delay: 30, foreign: true)
+        let durationOld = Date().timeIntervalSince(startOld)
+        #expect(try count(probeOld) == n)
+        try? FileManager.default.removeItem(atPath: probeOld.path)
 
         var outcomes: [String: Int] = [:]
-        for fraction in [0.0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 1.5] {
+        for fraction in [0.0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 1.0, 1.5] {
             let delay = duration * fraction
             // Into a new home: afterwards there is no home, or a complete one.
             let fresh = ClientHome(path: temporaryFolder("crash-new"))
@@ -91,7 +99,7 @@ import Testing
             let existing = ClientHome(path: temporaryFolder("crash-old"))
             try existing.initialize(passphrase: secret, limits: .minimum).memory
                 .add(NewItem(kind: .note, content: ItemContent(text: "the one item before the import")))
-            try importAndKill(pclient, bundle: bundle, home: existing, delay: delay, foreign: true)
+            try importAndKill(pclient, bundle: bundle, home: existing, delay: durationOld * fraction, foreign: true)
             let c = try count(existing)
             #expect(c == 1 || c == 1 + n, "delay \(delay): \(c) items")
             // Another identity's bundle (--foreign): adapter and profile arrive with the memory, the
@@ -107,7 +115,7 @@ import Testing
                 }
             }
         }
-        print("kill -9 during import (a whole import takes \(duration) s): \(outcomes)")
+        print("kill -9 during import (a whole import takes \(duration) s into a new home, \(durationOld) s into an existing one): \(outcomes)")
     }
 
     /// kill -9 during `pclient memory import` (a large write): the store holds the items from before,
