@@ -7,6 +7,12 @@ public import Seal
 ///     key.json          the data key, wrapped by the passphrase (Argon2id) or a key file
 ///     identity.sealed   Ed25519 + X25519 identity, sealed with the data key
 ///     memory.sqlite     the private memory store (+ -wal, -shm)
+///     adapters/personal.sealed   the personal adapter (PersonalAdapterStore)
+///     profile.sealed    the cached profile summary (ProfileStore)
+///     coordinator.json  the coordinator link, public data (CoordinatorLink)
+///     shared/           the shared adapter and its signed manifest, public data (SharedAdapterStore)
+///
+/// `pclient export` carries all of it in a bundle (protocol/BUNDLE.md) except key.json.
 ///
 /// Found from `--home`, then `$PCLIENT_HOME`, then `~/.pclient`.
 public struct ClientHome: Sendable {

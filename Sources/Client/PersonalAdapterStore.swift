@@ -58,6 +58,13 @@ public struct PersonalAdapterStore: Sendable {
 
     /// Seals `adapter` and its metadata into the home, replacing any previous one atomically.
     public func save(_ adapter: LoRAAdapter, metadata: PersonalAdapterMetadata, model: LlamaConfig) throws {
+        try saveParts(metadata: metadata, config: try Self.peftConfig(adapter.config),
+                      weights: try SafeTensors.encode(adapter.tensors(model: model), metadata: ["format": "pt"]))
+    }
+
+    /// Seals already encoded parts (metadata, PEFT adapter_config.json, adapter_model.safetensors):
+    /// what `save` does after encoding, and what a bundle import installs.
+    func saveParts(metadata: PersonalAdapterMetadata, config: [UInt8], weights: [UInt8]) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
@@ -67,8 +74,6 @@ public struct PersonalAdapterStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let meta = Array(try encoder.encode(metadata))
-        let config = try Self.peftConfig(adapter.config)
-        let weights = try SafeTensors.encode(adapter.tensors(model: model), metadata: ["format": "pt"])
         var plain = Self.magic
         plain += withUnsafeBytes(of: UInt32(meta.count).littleEndian, Array.init) + meta
         plain += withUnsafeBytes(of: UInt32(config.count).littleEndian, Array.init) + config
@@ -80,14 +85,14 @@ public struct PersonalAdapterStore: Sendable {
     /// The metadata alone (the whole file is authenticated either way), or nil when there is no adapter.
     public func metadata() throws -> PersonalAdapterMetadata? {
         guard exists else { return nil }
-        return try open().metadata
+        return try openParts().metadata
     }
 
     /// The adapter (frozen, for answering; pass `.full` to continue training) and its metadata, or nil
     /// when the home has none. An adapter made for another model is an error.
     public func load(model: LlamaConfig, training: LoRATraining = .frozen) throws -> (adapter: LoRAAdapter, metadata: PersonalAdapterMetadata)? {
         guard exists else { return nil }
-        let (metadata, config, weights) = try open()
+        let (metadata, config, weights) = try openParts()
         let adapter = try Self.adapter(config: config, safetensors: weights, model: model, training: training)
         return (adapter, metadata)
     }
@@ -101,7 +106,8 @@ public struct PersonalAdapterStore: Sendable {
         try adapter.save(to: folder, model: model, baseModel: baseModel)
     }
 
-    private func open() throws -> (metadata: PersonalAdapterMetadata, config: [UInt8], weights: [UInt8]) {
+    /// The sealed file's parts, authenticated: metadata, PEFT config bytes, safetensors bytes.
+    func openParts() throws -> (metadata: PersonalAdapterMetadata, config: [UInt8], weights: [UInt8]) {
         let plain: [UInt8]
         do {
             plain = try openSealedFile(at: path, key: home.key.subkey(for: .fileSealing))

@@ -12,6 +12,12 @@ public struct ProfileSummary: Codable, Sendable, Equatable {
     /// The long-term memory it was written from (see `ProfileSummary.watermark`).
     public var watermark: String
     public var written: String
+
+    public init(text: String, watermark: String, written: String) {
+        self.text = text
+        self.watermark = watermark
+        self.written = written
+    }
 }
 
 public struct ProfileStore: Sendable {
@@ -25,8 +31,11 @@ public struct ProfileStore: Sendable {
     public var path: String { home.home.path + "/profile.sealed" }
 
     /// Identifies the state of long-term memory: its item ids, hashed (no content).
-    public static func watermark(_ items: [MemoryItem]) -> String {
-        let ids = items.map(\.id).sorted().map(String.init).joined(separator: ",")
+    public static func watermark(_ items: [MemoryItem]) -> String { watermark(ids: items.map(\.id)) }
+
+    /// The watermark of long-term memory holding exactly these item ids.
+    public static func watermark(ids: [Int64]) -> String {
+        let ids = ids.sorted().map(String.init).joined(separator: ",")
         return Blake2b.hash(Array(ids.utf8), outputByteCount: 16).map { String(format: "%02x", $0) }.joined()
     }
 
@@ -51,8 +60,13 @@ public struct ProfileStore: Sendable {
         if let c = try cached(), c.watermark == mark { return (c, false) }
         let text = try write(items: items, generator: generator, style: style)
         let summary = ProfileSummary(text: text, watermark: mark, written: ISO8601DateFormatter().string(from: Date()))
-        try sealFile(Array(try JSONEncoder().encode(summary)), to: path, key: home.key.subkey(for: .fileSealing))
+        try save(summary)
         return (summary, true)
+    }
+
+    /// Seals `summary` as the cached profile, replacing any previous one atomically.
+    public func save(_ summary: ProfileSummary) throws {
+        try sealFile(Array(try JSONEncoder().encode(summary)), to: path, key: home.key.subkey(for: .fileSealing))
     }
 
     /// Asks the model for the summary: the newest items that fit `itemBudget` tokens, then the request.

@@ -1,12 +1,19 @@
+import Federation
 public import Foundation
 public import Memory
 public import Seal
+import Tuning
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 // An export bundle: everything personal in one file, sealed by a passphrase, its manifest signed by
 // the user's Ed25519 identity. The format is specified in protocol/BUNDLE.md:
 //
 //   0   8  magic "PLLMBNDL"
-//   8   1  format version (1)
+//   8   1  format version (2; version 1 is still read)
 //   9   1  KDF (1 = Argon2id13)
 //   10  8  opslimit, u64 little endian
 //   18  8  memlimit, u64 little endian
@@ -29,20 +36,66 @@ public struct BundleManifest: Codable, Sendable, Equatable {
     public var entries: [Entry]
 }
 
+/// The personal adapter as a bundle carries it: PEFT's two files and our metadata, whose
+/// `trainedItemIDs` are line numbers (0-based) of the bundle's memory.jsonl.
+public struct BundledPersonalAdapter: Sendable {
+    public var metadata: PersonalAdapterMetadata
+    public var config: [UInt8]
+    public var safetensors: [UInt8]
+}
+
+/// The cached profile summary as a bundle carries it: `longTermItems` are the memory.jsonl lines
+/// (0-based) of the long-term memory it was written from, or nil when it was already out of date.
+public struct BundledProfile: Codable, Sendable, Equatable {
+    public var text: String
+    public var written: String
+    public var longTermItems: [Int]?
+}
+
+/// The federation state as a bundle carries it: the coordinator link and, when the home had
+/// downloaded one, the signed manifest and the shared adapter vector it names.
+public struct BundledFederation: Sendable {
+    public var link: CoordinatorLink
+    public var linkJSON: [UInt8]
+    public var signedManifest: [UInt8]?
+    public var sharedVersion: Int?
+    public var sharedVector: [UInt8]?
+}
+
 /// The verified contents of a bundle.
 public struct BundleContents: Sendable {
     public var manifest: BundleManifest
     public var items: [NewItem]
     public var identity: Identity?
+    public var personalAdapter: BundledPersonalAdapter?
+    public var profile: BundledProfile?
+    public var federation: BundledFederation?
+}
+
+/// What an import did, entry kind by entry kind.
+public struct BundleImportReport: Sendable, Equatable {
+    /// Distinct memory items stored or rehearsed.
+    public var items: Int
+    /// What the bundle brought that is now in the home ("personal adapter", "profile", …).
+    public var installed: [String] = []
+    /// What the bundle carried and the import left out, each with the reason.
+    public var notInstalled: [String] = []
 }
 
 public enum SealedBundle {
     static let magic = Array("PLLMBNDL".utf8)
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
     static let kdfArgon2id: UInt8 = 1
     static let headerBytes = 42
     static let memoryEntry = "memory.jsonl"
     static let identityEntry = "identity.secret"
+    static let adapterMetadataEntry = "personal/metadata.json"
+    static let adapterConfigEntry = "personal/adapter_config.json"
+    static let adapterWeightsEntry = "personal/adapter_model.safetensors"
+    static let profileEntry = "profile.json"
+    static let coordinatorEntry = "coordinator.json"
+    static let sharedManifestEntry = "shared/manifest.json"
+    static let sharedVectorPrefix = "shared/adapter-v"
 
     /// One memory item as a bundle line.
     struct ItemRecord: Codable {
@@ -55,18 +108,21 @@ public enum SealedBundle {
         var content: ItemContent
     }
 
-    /// Seals everything personal of `home` into bundle bytes.
+    /// Seals everything personal of `home` into bundle bytes: memory, the personal adapter, the
+    /// profile summary, the coordinator link with the shared adapter, and (if asked) the identity.
     public static func export(_ home: UnlockedHome, passphrase: SecretBytes, includeIdentity: Bool,
                               limits: Argon2Limits = .moderate, now: Date = Date()) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var memory = Data()
-        for item in try home.memory.list(limit: Int.max / 2).reversed() {
+        var lineOf: [Int64: Int] = [:]
+        for (line, item) in try home.memory.list(limit: Int.max / 2).reversed().enumerated() {
             let record = ItemRecord(kind: item.kind, tier: item.tier, created: item.created.timeIntervalSince1970,
                                     lastAccess: item.lastAccess.timeIntervalSince1970, accessCount: item.accessCount,
                                     importance: item.importance, content: item.content)
             memory.append(try encoder.encode(record))
             memory.append(UInt8(ascii: "\n"))
+            lineOf[item.id] = line
         }
         var entries: [(String, [UInt8])] = [(memoryEntry, Array(memory))]
         if includeIdentity {
@@ -75,8 +131,38 @@ public enum SealedBundle {
             home.identity.agreementSecretKey.withUnsafeBytes { secret += $0 }
             entries.append((identityEntry, secret))
         }
+        let adapters = PersonalAdapterStore(home: home)
+        if adapters.exists {
+            let parts = try adapters.openParts()
+            var metadata = parts.metadata
+            metadata.trainedItemIDs = metadata.trainedItemIDs.compactMap { lineOf[$0].map(Int64.init) }.sorted()
+            entries += [(adapterMetadataEntry, Array(try encoder.encode(metadata))),
+                        (adapterConfigEntry, parts.config), (adapterWeightsEntry, parts.weights)]
+        }
+        let profiles = ProfileStore(home: home)
+        if let summary = try profiles.cached() {
+            let longTerm = try home.memory.trainingSet()
+            let current = summary.watermark == ProfileStore.watermark(longTerm)
+            let record = BundledProfile(text: summary.text, written: summary.written,
+                                        longTermItems: current ? longTerm.compactMap { lineOf[$0.id] }.sorted() : nil)
+            entries.append((profileEntry, Array(try encoder.encode(record))))
+        }
+        if try CoordinatorLink.load(home.home) != nil,
+           let link = FileManager.default.contents(atPath: CoordinatorLink.path(home.home)) {
+            entries.append((coordinatorEntry, Array(link)))
+            // The shared adapter is public, but carried so that the personal adapter trained on top
+            // of it keeps working on the new machine before (or without) a `pclient sync`.
+            if let shared = try SharedAdapterStore.current(home.home),
+               let signed = FileManager.default.contents(atPath: SharedAdapterStore.manifestPath(home.home)) {
+                entries.append((sharedManifestEntry, Array(signed)))
+                let vectorPath = SharedAdapterStore.vectorPath(home.home, version: shared.version)
+                if let vector = FileManager.default.contents(atPath: vectorPath) {
+                    entries.append((sharedVectorPrefix + "\(shared.version).f32", Array(vector)))
+                }
+            }
+        }
         let manifest = BundleManifest(
-            format: 1, created: ISO8601DateFormatter().string(from: now), identity: home.identity.publicKeys,
+            format: Int(version), created: ISO8601DateFormatter().string(from: now), identity: home.identity.publicKeys,
             entries: entries.map { .init(name: $0.0, bytes: $0.1.count, blake2b: hex(Blake2b.hash($0.1))) })
         let manifestJSON = Array(try encoder.encode(manifest))
 
@@ -91,19 +177,23 @@ public enum SealedBundle {
         out += stream.update(withUnsafeBytes(of: UInt32(manifestJSON.count).littleEndian, Array.init))
         out += stream.update(manifestJSON)
         out += stream.update(home.identity.sign(header + manifestJSON))
-        for (_, bytes) in entries { out += stream.update(bytes) }
+        for i in entries.indices {
+            out += stream.update(entries[i].1)
+            for j in entries[i].1.indices { entries[i].1[j] = 0 }
+        }
         out += stream.finish()
         return out
     }
 
     /// Opens and verifies a bundle completely: header, every chunk, the manifest signature, every
-    /// entry's size and hash. Nothing is returned unless all of it checks out.
+    /// entry's size and hash and contents. Nothing is returned unless all of it checks out.
     public static func open(_ bytes: [UInt8], passphrase: SecretBytes) throws -> BundleContents {
         guard bytes.count >= headerBytes, Array(bytes[0..<8]) == magic else {
             throw ClientError(.corrupt, "this is not a pclient bundle (wrong magic bytes or too short)")
         }
-        guard bytes[8] == version else {
-            throw ClientError(.corrupt, "the bundle has format version \(bytes[8]); this build reads version \(version)")
+        let format = bytes[8]
+        guard format == 1 || format == version else {
+            throw ClientError(.corrupt, "the bundle has format version \(format); this build reads versions 1 and \(version)")
         }
         guard bytes[9] == kdfArgon2id else { throw ClientError(.corrupt, "the bundle names an unknown key derivation (\(bytes[9]))") }
         func u64(_ at: Int) -> UInt64 { bytes[at..<at + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) } }
@@ -115,7 +205,7 @@ public enum SealedBundle {
         } catch {
             throw ClientError(.corrupt, "the bundle's key-derivation parameters are invalid: \(error)")
         }
-        let plain: [UInt8]
+        var plain: [UInt8]
         do {
             let decoder = try SealedStreamDecoder(key: key)
             plain = try decoder.update(bytes[headerBytes...]) + decoder.finish()
@@ -126,6 +216,7 @@ public enum SealedBundle {
         } catch {
             throw ClientError(.wrongPassphrase, "the bundle does not open: wrong passphrase, or the file was altered")
         }
+        defer { for i in plain.indices { plain[i] = 0 } }
 
         var at = 0
         func take(_ n: Int, _ what: String) throws -> ArraySlice<UInt8> {
@@ -146,12 +237,24 @@ public enum SealedBundle {
         guard manifest.identity.verify(signature: signature, for: header + manifestJSON) else {
             throw ClientError(.corrupt, "the bundle's manifest signature does not verify: it was not written by the identity it names")
         }
-        var items: [NewItem] = []
-        var identity: Identity?
+        guard manifest.format == Int(format) else {
+            throw ClientError(.corrupt, "the bundle's manifest says format \(manifest.format) but its header says \(format)")
+        }
+        guard Set(manifest.entries.map(\.name)).count == manifest.entries.count else {
+            throw ClientError(.corrupt, "the bundle names an entry twice")
+        }
+
+        var contents = BundleContents(manifest: manifest, items: [], identity: nil)
+        var adapterParts: [String: [UInt8]] = [:]
+        var sharedManifest: [UInt8]?
+        var sharedVector: (version: Int, bytes: [UInt8])?
         for entry in manifest.entries {
             let data = Array(try take(entry.bytes, "entry \(entry.name)"))
             guard hex(Blake2b.hash(data)) == entry.blake2b else {
                 throw ClientError(.corrupt, "the bundle's entry \(entry.name) does not match its hash")
+            }
+            guard format >= 2 || [memoryEntry, identityEntry].contains(entry.name) else {
+                throw ClientError(.corrupt, "the bundle holds an entry (\(entry.name)) that format 1 does not have")
             }
             switch entry.name {
             case memoryEntry:
@@ -159,9 +262,9 @@ public enum SealedBundle {
                     guard let r = try? JSONDecoder().decode(ItemRecord.self, from: Data(line)) else {
                         throw ClientError(.corrupt, "the bundle's memory entry holds an unreadable item")
                     }
-                    items.append(NewItem(kind: r.kind, content: r.content, tier: r.tier, importance: r.importance,
-                                         created: Date(timeIntervalSince1970: r.created),
-                                         lastAccess: Date(timeIntervalSince1970: r.lastAccess), accessCount: r.accessCount))
+                    contents.items.append(NewItem(kind: r.kind, content: r.content, tier: r.tier, importance: r.importance,
+                                                  created: Date(timeIntervalSince1970: r.created),
+                                                  lastAccess: Date(timeIntervalSince1970: r.lastAccess), accessCount: r.accessCount))
                 }
             case identityEntry:
                 guard data.count == 96 else { throw ClientError(.corrupt, "the bundle's identity entry has the wrong size") }
@@ -170,47 +273,270 @@ public enum SealedBundle {
                 guard id.publicKeys == manifest.identity else {
                     throw ClientError(.corrupt, "the bundle's identity does not match the one that signed it")
                 }
-                identity = id
+                contents.identity = id
+            case adapterMetadataEntry, adapterConfigEntry, adapterWeightsEntry:
+                adapterParts[entry.name] = data
+            case profileEntry:
+                guard let profile = try? JSONDecoder().decode(BundledProfile.self, from: Data(data)) else {
+                    throw ClientError(.corrupt, "the bundle's profile entry cannot be read")
+                }
+                contents.profile = profile
+            case coordinatorEntry:
+                guard let link = try? WireCoding.decoder().decode(CoordinatorLink.self, from: Data(data)) else {
+                    throw ClientError(.corrupt, "the bundle's coordinator link cannot be read")
+                }
+                contents.federation = BundledFederation(link: link, linkJSON: data)
+            case sharedManifestEntry:
+                sharedManifest = data
+            case let name where name.hasPrefix(sharedVectorPrefix) && name.hasSuffix(".f32"):
+                guard let v = Int(name.dropFirst(sharedVectorPrefix.count).dropLast(4)), v >= 0 else {
+                    throw ClientError(.corrupt, "the bundle's shared adapter entry \(name) has no version number")
+                }
+                sharedVector = (v, data)
             default:
                 throw ClientError(.corrupt, "the bundle holds an entry this build does not know (\(entry.name)); use a newer build")
             }
         }
         guard at == plain.count else { throw ClientError(.corrupt, "the bundle has bytes after its last entry") }
-        return BundleContents(manifest: manifest, items: items, identity: identity)
+
+        // Entries that refer to each other.
+        let lines = contents.items.count
+        if !adapterParts.isEmpty {
+            guard let metaBytes = adapterParts[adapterMetadataEntry], let config = adapterParts[adapterConfigEntry],
+                  let weights = adapterParts[adapterWeightsEntry] else {
+                throw ClientError(.corrupt, "the bundle holds part of a personal adapter (it needs metadata, config and weights)")
+            }
+            guard let metadata = try? JSONDecoder().decode(PersonalAdapterMetadata.self, from: Data(metaBytes)) else {
+                throw ClientError(.corrupt, "the bundle's personal adapter metadata cannot be read")
+            }
+            guard metadata.trainedItemIDs.allSatisfy({ $0 >= 0 && $0 < lines }) else {
+                throw ClientError(.corrupt, "the bundle's personal adapter names memory lines the bundle does not have")
+            }
+            try checkPEFT(config: config, safetensors: weights, metadata: metadata)
+            contents.personalAdapter = BundledPersonalAdapter(metadata: metadata, config: config, safetensors: weights)
+        }
+        if let lt = contents.profile?.longTermItems, !lt.allSatisfy({ $0 >= 0 && $0 < lines }) {
+            throw ClientError(.corrupt, "the bundle's profile names memory lines the bundle does not have")
+        }
+        if sharedManifest != nil || sharedVector != nil {
+            guard let link = contents.federation?.link, let signed = sharedManifest else {
+                throw ClientError(.corrupt, "the bundle's shared adapter comes without its coordinator link or manifest")
+            }
+            let opened: Manifest
+            do {
+                let s = try WireCoding.decoder().decode(SignedManifest.self, from: Data(signed))
+                opened = try s.open(coordinatorKey: link.coordinatorKey)
+            } catch {
+                throw ClientError(.corrupt, "the bundle's shared adapter manifest does not verify under its pinned coordinator key: \(error)")
+            }
+            if let blob = opened.sharedAdapterBlob {
+                guard let vector = sharedVector, vector.version == opened.sharedAdapterVersion,
+                      SHA256.hex(vector.bytes) == blob.sha256.lowercased() else {
+                    throw ClientError(.corrupt, "the bundle's shared adapter vector is not the one its manifest names")
+                }
+            } else if sharedVector != nil {
+                throw ClientError(.corrupt, "the bundle carries a shared adapter vector its manifest does not name")
+            }
+            contents.federation?.signedManifest = signed
+            contents.federation?.sharedVersion = opened.sharedAdapterVersion
+            contents.federation?.sharedVector = sharedVector?.bytes
+        }
+        return contents
     }
 
-    /// Imports verified contents into `home`, all or nothing. A home that does not exist yet is
-    /// built in a temporary folder beside it and moved into place only when complete (with the
-    /// bundle's identity when it carries one); an existing home gets the items in one transaction.
-    public static func importContents(_ contents: BundleContents, into home: ClientHome, passphrase: SecretBytes,
-                                      limits: Argon2Limits = .moderate, allowForeignIdentity: Bool = false) throws -> Int {
-        if home.isInitialized {
-            let unlocked = try home.unlock(passphrase: passphrase)
-            guard allowForeignIdentity || unlocked.identity.publicKeys == contents.manifest.identity else {
-                throw ClientError(.badInput, "this bundle was signed by another identity than this home's: nothing was imported (pass --foreign to import its memory anyway)")
-            }
-            return Set(try unlocked.memory.add(contents.items)).count
+    /// The PEFT files of a bundled adapter: a LoRA config matching the metadata and a safetensors
+    /// file of finite values, A and B for each module (the shapes are checked against the model
+    /// when the adapter is loaded).
+    static func checkPEFT(config: [UInt8], safetensors: [UInt8], metadata: PersonalAdapterMetadata) throws {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(config))) as? [String: Any],
+              (object["r"] as? NSNumber)?.intValue == metadata.rank,
+              let modules = object["target_modules"] as? [String], modules.count == metadata.targets.count else {
+            throw ClientError(.corrupt, "the bundle's personal adapter config is not the PEFT LoRA config its metadata describes")
         }
-        if FileManager.default.fileExists(atPath: home.path),
-           let existing = try? FileManager.default.contentsOfDirectory(atPath: home.path), !existing.isEmpty {
-            throw ClientError(.badInput, "\(home.path) exists and is not an empty pclient home: import into a new folder or an initialized home")
-        }
-        let staging = ClientHome(path: home.path + ".importing-" + hex(SecureRandom.bytes(count: 6)))
+        let tensors: [String: SafeTensors.Tensor]
         do {
-            // The staged store is closed (the unlocked home released) before the folder moves.
-            let count = try {
-                let unlocked = try staging.initialize(passphrase: passphrase, limits: limits, identity: contents.identity)
-                let count = Set(try unlocked.memory.add(contents.items)).count
-                try unlocked.memory.compact()
-                return count
-            }()
-            if FileManager.default.fileExists(atPath: home.path) { try FileManager.default.removeItem(atPath: home.path) }
-            try FileManager.default.moveItem(atPath: staging.path, toPath: home.path)
-            return count
+            tensors = try SafeTensors.decode(safetensors).tensors
         } catch {
-            try? FileManager.default.removeItem(atPath: staging.path)
+            throw ClientError(.corrupt, "the bundle's personal adapter weights are not a readable safetensors file: \(error)")
+        }
+        guard !tensors.isEmpty, tensors.count % 2 == 0, tensors.values.allSatisfy({ $0.values.allSatisfy(\.isFinite) }) else {
+            throw ClientError(.corrupt, "the bundle's personal adapter weights are not pairs of finite LoRA matrices")
+        }
+    }
+
+    /// Imports verified contents into `home`, all or nothing.
+    ///
+    /// The resulting home is built complete in a folder beside it (a compact copy of the existing
+    /// home, or a new one carrying the bundle's identity if it has one), every file written under
+    /// that home's data key (a bundle sealed with another passphrase is re-sealed) and fsynced, and
+    /// only then switched into place with one atomic exchange of the two folders. A process killed
+    /// at any moment leaves the previous home or the complete new one.
+    ///
+    /// Memory is merged (items already there are rehearsed). The personal adapter, the profile and
+    /// the coordinator link (with the shared adapter) are installed when the home has none of its
+    /// own; a home's own are kept, never overwritten. The coordinator link is installed only when the
+    /// home's identity is the bundle's (the coordinator enrolled that identity).
+    public static func importContents(_ contents: BundleContents, into home: ClientHome, passphrase: SecretBytes,
+                                      limits: Argon2Limits = .moderate, allowForeignIdentity: Bool = false) throws -> BundleImportReport {
+        let fm = FileManager.default
+        let target = ClientHome(path: home.path.count > 1 && home.path.hasSuffix("/") ? String(home.path.dropLast()) : home.path)
+        let wasInitialized = target.isInitialized
+        if !wasInitialized, fm.fileExists(atPath: target.path),
+           let inside = try? fm.contentsOfDirectory(atPath: target.path), !inside.isEmpty {
+            throw ClientError(.badInput, "\(target.path) exists and is not an empty pclient home: import into a new folder or an initialized home")
+        }
+        let staging = ClientHome(path: target.path + ".importing-" + hex(SecureRandom.bytes(count: 6)))
+        var report = BundleImportReport(items: 0)
+        do {
+            // Everything that opens the homes (their SQLite connections) is released before the
+            // folders move: a connection closing later would act on files by their old names.
+            try {
+                let staged: UnlockedHome
+                if wasInitialized {
+                    let existing = try target.unlock(passphrase: passphrase)
+                    guard allowForeignIdentity || existing.identity.publicKeys == contents.manifest.identity else {
+                        throw ClientError(.badInput, "this bundle was signed by another identity than this home's: nothing was imported (pass --foreign to import its memory anyway)")
+                    }
+                    try copyHome(existing, to: staging)
+                    staged = try UnlockedHome(home: staging, key: existing.key)
+                } else {
+                    staged = try staging.initialize(passphrase: passphrase, limits: limits, identity: contents.identity)
+                    if contents.identity != nil { report.installed.append("identity") }
+                }
+                try install(contents, into: staged, report: &report)
+                try staged.memory.compact()
+            }()
+            try fsyncTree(staging.path)
+            if wasInitialized {
+                try exchange(staging.path, target.path)
+                try? fm.removeItem(atPath: staging.path)        // the previous home, now beside
+            } else {
+                if fm.fileExists(atPath: target.path) { try fm.removeItem(atPath: target.path) }
+                try fm.moveItem(atPath: staging.path, toPath: target.path)
+            }
+            try fsyncDirectory((target.path as NSString).deletingLastPathComponent.isEmpty ? "." : (target.path as NSString).deletingLastPathComponent)
+            return report
+        } catch {
+            try? fm.removeItem(atPath: staging.path)
             throw error
         }
+    }
+
+    /// Adds the bundle's entries to the (staged) home.
+    static func install(_ contents: BundleContents, into home: UnlockedHome, report: inout BundleImportReport) throws {
+        let ids = try home.memory.add(contents.items)
+        report.items = Set(ids).count
+        let adapters = PersonalAdapterStore(home: home)
+        if var bundled = contents.personalAdapter {
+            if adapters.exists {
+                report.notInstalled.append("personal adapter (this home has its own; it was kept)")
+            } else {
+                bundled.metadata.trainedItemIDs = Array(Set(bundled.metadata.trainedItemIDs.map { ids[Int($0)] })).sorted()
+                try adapters.saveParts(metadata: bundled.metadata, config: bundled.config, weights: bundled.safetensors)
+                report.installed.append("personal adapter")
+            }
+        }
+        let profiles = ProfileStore(home: home)
+        if let profile = contents.profile {
+            if FileManager.default.fileExists(atPath: profiles.path) {
+                report.notInstalled.append("profile (this home has its own; it was kept)")
+            } else {
+                // Current after the import only if long-term memory is exactly what it was written from.
+                let mark = profile.longTermItems.map { ProfileStore.watermark(ids: $0.map { ids[$0] }) } ?? "out of date"
+                try profiles.save(ProfileSummary(text: profile.text, watermark: mark, written: profile.written))
+                report.installed.append("profile")
+            }
+        }
+        if let federation = contents.federation {
+            if try CoordinatorLink.load(home.home) != nil {
+                report.notInstalled.append("coordinator link (this home has its own; it was kept)")
+            } else if home.identity.publicKeys != contents.manifest.identity {
+                report.notInstalled.append("coordinator link (it belongs to the bundle's identity, which this home does not have: run `pclient join` again)")
+            } else {
+                if let signed = federation.signedManifest {
+                    try FileManager.default.createDirectory(atPath: SharedAdapterStore.folder(home.home), withIntermediateDirectories: true,
+                                                            attributes: [.posixPermissions: 0o700])
+                    if let version = federation.sharedVersion, let vector = federation.sharedVector {
+                        try AtomicFile.write(vector, to: SharedAdapterStore.vectorPath(home.home, version: version))
+                    }
+                    try AtomicFile.write(signed, to: SharedAdapterStore.manifestPath(home.home))
+                    report.installed.append("shared adapter v\(federation.sharedVersion ?? 0)")
+                }
+                try AtomicFile.write(federation.linkJSON, to: CoordinatorLink.path(home.home))
+                report.installed.append("coordinator link")
+            }
+        }
+    }
+
+    /// Copies a home into a new folder: the memory store as a compact snapshot, every other file
+    /// byte for byte (all of it sealed or public already), each fsynced. Temporary files are left out.
+    static func copyHome(_ home: UnlockedHome, to staging: ClientHome) throws {
+        let fm = FileManager.default
+        let memoryName = (home.home.memoryPath as NSString).lastPathComponent
+        do {
+            try fm.createDirectory(atPath: staging.path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ClientError(.io, "cannot create \(staging.path) to stage the import: \(error.localizedDescription)")
+        }
+        try home.memory.snapshot(to: staging.memoryPath)
+        for relative in try fm.subpathsOfDirectory(atPath: home.home.path).sorted() {
+            let name = (relative as NSString).lastPathComponent
+            if relative.hasPrefix(memoryName) || name.contains(".tmp-") { continue }
+            let from = home.home.path + "/" + relative, to = staging.path + "/" + relative
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: from, isDirectory: &isDirectory) else { continue }
+            if isDirectory.boolValue {
+                try fm.createDirectory(atPath: to, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } else {
+                guard let bytes = fm.contents(atPath: from) else { throw ClientError(.io, "cannot read \(from) to copy it") }
+                try AtomicFile.write(bytes, to: to)
+            }
+        }
+    }
+
+    /// fsyncs a folder and every folder under it (files were fsynced as they were written; SQLite
+    /// syncs its own), so the entries the switch makes visible are on disk.
+    static func fsyncTree(_ path: String) throws {
+        try fsyncDirectory(path)
+        for relative in try FileManager.default.subpathsOfDirectory(atPath: path) {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path + "/" + relative, isDirectory: &isDirectory), isDirectory.boolValue {
+                try fsyncDirectory(path + "/" + relative)
+            }
+        }
+        // The memory store itself: SQLite synced it, but a checkpointed WAL store is synced once more here.
+        let memory = path + "/memory.sqlite"
+        if let handle = FileHandle(forUpdatingAtPath: memory) {
+            defer { try? handle.close() }
+            try handle.synchronize()
+        }
+    }
+
+    static func fsyncDirectory(_ path: String) throws {
+        let fd = openFolder(path)
+        guard fd >= 0 else { throw ClientError(.io, "cannot open the folder \(path) to flush it (errno \(errno))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw ClientError(.io, "cannot flush the folder \(path) (errno \(errno))") }
+    }
+
+    /// Swaps two folders in one step (Linux renameat2 RENAME_EXCHANGE, macOS renamex_np RENAME_SWAP).
+    static func exchange(_ a: String, _ b: String) throws {
+        #if canImport(Glibc)
+        typealias Exchange = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+        if let symbol = dlsym(nil, "renameat2") {
+            let renameat2 = unsafeBitCast(symbol, to: Exchange.self)
+            if renameat2(AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */) == 0 { return }
+            throw ClientError(.io, "cannot switch the imported home into \(b) (renameat2: errno \(errno)); nothing was imported")
+        }
+        #elseif canImport(Darwin)
+        typealias Swap = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UInt32) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: -2), "renamex_np") {
+            let renamex = unsafeBitCast(symbol, to: Swap.self)
+            if renamex(a, b, 2 /* RENAME_SWAP */) == 0 { return }
+            throw ClientError(.io, "cannot switch the imported home into \(b) (renamex_np: errno \(errno)); nothing was imported")
+        }
+        #endif
+        throw ClientError(.io, "this system cannot swap two folders atomically; nothing was imported")
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
@@ -221,3 +547,6 @@ public enum SealedBundle {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// A folder opened for fsync (outside `SealedBundle`, whose `open` would shadow the C function).
+private func openFolder(_ path: String) -> Int32 { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }

@@ -345,6 +345,25 @@ public final class MemoryStore: Sendable {
         }
     }
 
+    /// Writes a consistent, compact copy of the store to `path` (SQLite's VACUUM INTO: no free pages,
+    /// so nothing deleted comes along), owner-only and fsynced. `path` must not exist.
+    public func snapshot(to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw MemoryError(.storage, "cannot create \(path) for a copy of the memory store")
+        }
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "VACUUM INTO ?", arguments: [path])
+            }
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            try handle.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw MemoryError(.storage, "the memory store could not be copied to \(path): \(error)", cause: error)
+        }
+    }
+
     // MARK: - Search
 
     /// Hybrid retrieval: BM25 over blind tokens and (with an embedder) cosine similarity of sentence

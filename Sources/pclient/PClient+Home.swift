@@ -287,7 +287,7 @@ func printItems(_ items: [MemoryItem], scores: [Double]?, json: Bool) throws {
 extension PClient {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write everything personal (memory, optionally your identity) into one sealed, signed bundle.")
+            abstract: "Write everything personal (memory, personal adapter, profile, coordinator link and shared adapter, optionally your identity) into one sealed, signed bundle.")
 
         @OptionGroup var homeOptions: HomeOptions
         @Option(help: "The bundle file to write.")
@@ -332,9 +332,11 @@ extension PClient {
             let homePassphrase = try homeOptions.passphrase()
             let passphrase = try bundlePassphrase(file: bundlePassphraseFile) ?? homePassphrase
             let contents = try SealedBundle.open(Array(data), passphrase: passphrase)
-            let n = try SealedBundle.importContents(contents, into: homeOptions.clientHome, passphrase: homePassphrase,
-                                                    limits: argon2Limits(kdf), allowForeignIdentity: foreign)
-            print("Imported \(contents.items.count) items (\(n) new or rehearsed)\(contents.identity != nil ? " and the identity" : "").")
+            let report = try SealedBundle.importContents(contents, into: homeOptions.clientHome, passphrase: homePassphrase,
+                                                         limits: argon2Limits(kdf), allowForeignIdentity: foreign)
+            print("Imported \(contents.items.count) memory items (\(report.items) new or rehearsed).")
+            if !report.installed.isEmpty { print("Installed: \(report.installed.joined(separator: ", ")).") }
+            for skipped in report.notInstalled { print("Not installed: \(skipped).") }
         }
     }
 }

@@ -1,4 +1,6 @@
+import Client
 import Foundation
+import Seal
 import Testing
 
 /// Runs the real `pclient` binary, built beside this test bundle.
@@ -70,7 +72,15 @@ struct PClientBinary {
         for _ in 0..<3 { try pclient.run(["memory", "search", "periwinkle"], home: home) }
         #expect(try pclient.run(["memory", "consolidate"], home: home).status == 0)
 
-        func scanHome() throws {
+        // A profile summary and a personal adapter whose metadata hold the canary (training an
+        // adapter on it would put it in weights, where no byte scan could find it).
+        try BundleFixtures.addPersonalState(to: ClientHome(path: home).unlock(passphrase: SecretBytes(utf8: "canary test passphrase")),
+                                            profileText: "The user, \(canary), loves periwinkle xylophonist tunes.",
+                                            adapterNote: canary)
+        let home2 = temporaryFolder("canary-home2")
+        defer { try? FileManager.default.removeItem(atPath: home2) }
+
+        func scanHome(_ home: String) throws {
             let files = try FileManager.default.subpathsOfDirectory(atPath: home)
             #expect(!files.isEmpty)
             for f in files {
@@ -87,7 +97,17 @@ struct PClientBinary {
         }
         // The bundle, written into the home so the scan covers it too.
         #expect(try pclient.run(["export", "--out", home + "/export.bundle", "--include-identity"], home: home).status == 0)
-        try scanHome()                              // … and the disk holds none of it
+        // Imported into a second home with another passphrase: every entry re-sealed there.
+        try Data("canary test passphrase".utf8).write(to: URL(fileURLWithPath: work + "/bundle.pass"))
+        let importRun = try pclient.run(["import", home + "/export.bundle", "--bundle-passphrase-file", work + "/bundle.pass"],
+                                        home: home2, passphrase: "second home passphrase")
+        #expect(importRun.status == 0, "\(importRun.err)")
+        #expect(importRun.out.contains("personal adapter") && importRun.out.contains("profile"))
+        let h2 = try ClientHome(path: home2).unlock(passphrase: SecretBytes(utf8: "second home passphrase"))
+        #expect(try ProfileStore(home: h2).cached()?.text.contains(canary) == true)
+        #expect(try PersonalAdapterStore(home: h2).metadata()?.baseModelSHA256 == canary)
+        try scanHome(home)                          // … and the disk holds none of it
+        try scanHome(home2)
 
         let list = try pclient.run(["memory", "list", "--json"], home: home)
         let ids = try (JSONSerialization.jsonObject(with: Data(list.out.utf8)) as! [[String: Any]])
@@ -96,7 +116,7 @@ struct PClientBinary {
         #expect(try pclient.run(["memory", "forget"] + ids, home: home).status == 0)
         let after = try pclient.run(["memory", "list", "--json"], home: home)
         #expect(!after.out.contains(canary))
-        try scanHome()
+        try scanHome(home)
 
         let wrong = try pclient.run(["memory", "list"], home: home, passphrase: "wrong")
         #expect(wrong.status != 0)

@@ -1,4 +1,5 @@
 import Client
+import Federation
 import Foundation
 import Memory
 import Seal
@@ -13,8 +14,10 @@ import Testing
         let home = ClientHome(path: temporaryFolder("crash-src"))
         let unlocked = try home.initialize(passphrase: secret, limits: .minimum)
         try unlocked.memory.add((0..<items).map {
-            NewItem(kind: .note, content: ItemContent(text: "note number \($0) about topic \($0 % 97)"))
+            NewItem(kind: .note, content: ItemContent(text: "note number \($0) about topic \($0 % 97)"), importance: $0 % 10 == 0 ? 0.95 : 0.5)
         })
+        // Every other entry kind too, so the import installs several files.
+        try BundleFixtures.addPersonalState(to: unlocked)
         let bytes = try SealedBundle.export(unlocked, passphrase: secret, includeIdentity: true, limits: .minimum)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return home
@@ -22,6 +25,16 @@ import Testing
 
     func count(_ home: ClientHome) throws -> Int {
         try home.unlock(passphrase: secret).memory.list(limit: 1_000_000).count
+    }
+
+    /// The files besides memory a complete import brings, each opened under the home's key.
+    func personalFiles(_ home: ClientHome) throws -> [String] {
+        let h = try home.unlock(passphrase: secret)
+        var found: [String] = []
+        if try PersonalAdapterStore(home: h).load(model: BundleFixtures.tiny) != nil { found.append("adapter") }
+        if try ProfileStore(home: h).cached() != nil { found.append("profile") }
+        if try SharedAdapterStore.current(home) != nil { found.append("shared") }
+        return found
     }
 
     /// Starts `pclient import`, kills it with SIGKILL after `delay` seconds.
@@ -58,15 +71,24 @@ import Testing
         let duration = Date().timeIntervalSince(start)
         #expect(try count(probe) == n)
         try? FileManager.default.removeItem(atPath: probe.path)
+        // Into an existing home it takes longer (the home is copied first).
+        let probeOld = ClientHome(path: temporaryFolder("crash-probe-old"))
+        try probeOld.initialize(passphrase: secret, limits: .minimum)
+        let startOld = Date()
+        try importAndKill(pclient, bundle: bundle, home: probeOld, delay: 30, foreign: true)
+        let durationOld = Date().timeIntervalSince(startOld)
+        #expect(try count(probeOld) == n)
+        try? FileManager.default.removeItem(atPath: probeOld.path)
 
         var outcomes: [String: Int] = [:]
-        for fraction in [0.0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 1.5] {
+        for fraction in [0.0, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 1.0, 1.5] {
             let delay = duration * fraction
             // Into a new home: afterwards there is no home, or a complete one.
             let fresh = ClientHome(path: temporaryFolder("crash-new"))
             try importAndKill(pclient, bundle: bundle, home: fresh, delay: delay, foreign: false)
             if fresh.isInitialized {
                 #expect(try count(fresh) == n, "delay \(delay): a partial home")
+                #expect(try personalFiles(fresh) == ["adapter", "profile", "shared"], "delay \(delay): a partial home")
                 outcomes["new home: complete", default: 0] += 1
             } else {
                 #expect(!FileManager.default.fileExists(atPath: fresh.memoryPath), "delay \(delay): a half-made home")
@@ -77,19 +99,23 @@ import Testing
             let existing = ClientHome(path: temporaryFolder("crash-old"))
             try existing.initialize(passphrase: secret, limits: .minimum).memory
                 .add(NewItem(kind: .note, content: ItemContent(text: "the one item before the import")))
-            try importAndKill(pclient, bundle: bundle, home: existing, delay: delay, foreign: true)
+            try importAndKill(pclient, bundle: bundle, home: existing, delay: durationOld * fraction, foreign: true)
             let c = try count(existing)
             #expect(c == 1 || c == 1 + n, "delay \(delay): \(c) items")
+            // Another identity's bundle (--foreign): adapter and profile arrive with the memory, the
+            // coordinator link does not.
+            #expect(try personalFiles(existing) == (c == 1 ? [] : ["adapter", "profile"]), "delay \(delay): \(c) items")
             outcomes[c == 1 ? "existing home: unchanged" : "existing home: complete", default: 0] += 1
 
             let parent = URL(fileURLWithPath: fresh.path).deletingLastPathComponent().path
             for h in [fresh, existing] { try? FileManager.default.removeItem(atPath: h.path) }
-            let stem = URL(fileURLWithPath: fresh.path).lastPathComponent
-            for leftover in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where leftover.hasPrefix(stem) {
-                try? FileManager.default.removeItem(atPath: parent + "/" + leftover)
+            for stem in [fresh, existing].map({ URL(fileURLWithPath: $0.path).lastPathComponent }) {
+                for leftover in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where leftover.hasPrefix(stem) {
+                    try? FileManager.default.removeItem(atPath: parent + "/" + leftover)
+                }
             }
         }
-        print("kill -9 during import (a whole import takes \(duration) s): \(outcomes)")
+        print("kill -9 during import (a whole import takes \(duration) s into a new home, \(durationOld) s into an existing one): \(outcomes)")
     }
 
     /// kill -9 during `pclient memory import` (a large write): the store holds the items from before,
