@@ -30,6 +30,8 @@ struct TrainBench: ParsableCommand {
     var checkpointing = false
     @Option(help: "Precision of the products with the base weights: f32 or bf16 (bf16 needs AVX512_BF16, else f32).")
     var precision: String = "f32"
+    @Option(name: .customLong("lr"), help: "AdamW learning rate (the loss printed is that of the last timed step).")
+    var learningRate: Float = 1e-4
     @Flag(help: "Print where the time of a step goes (wall time per part, averaged over the timed steps).")
     var profile = false
     @Flag(help: "Print one JSON object instead of a line.")
@@ -73,7 +75,7 @@ struct TrainBench: ParsableCommand {
             adapter.zeroGradients()
             lastLoss = try trainer.forwardBackward(sequence).mean
             let t0 = Date()
-            optimizer.step(learningRate: 1e-4)
+            optimizer.step(learningRate: learningRate)
             optimizerSeconds += Date().timeIntervalSince(t0)
         }
         try step()

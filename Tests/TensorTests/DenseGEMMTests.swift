@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 import Testing
 
 @testable import Tensor

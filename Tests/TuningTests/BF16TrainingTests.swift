@@ -1,3 +1,4 @@
+import LLM
 import Tensor
 import Testing
 import Tuning
