@@ -26,4 +26,7 @@ public enum BLAS {
 
     /// Threads OpenBLAS may use for one product (process-wide in OpenBLAS itself).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+
+    /// Threads OpenBLAS uses for one product now.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
 }

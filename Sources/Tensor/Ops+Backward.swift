@@ -6,6 +6,7 @@
 // Dimension key: T tokens, C channels, H query heads, G kv heads, D head dim, Q = H·D, K = G·D,
 // V vocabulary. A `d` prefix is the gradient of the loss with respect to that buffer.
 
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -55,6 +56,22 @@ extension Ops {
     /// Forward (Ops.swiglu): out = silu(g)·u = g·σ(g)·u
     ///   dout, gate, up: (n) → dgate, dup: (n) +=
     /// d/dg = u·σ(g)·(1 + g·(1 − σ(g))),  d/du = g·σ(g)
+    /// Vectorized (CKernels pk_swiglu_backward: AVX-512 exp when the CPU has it); `swigluBackward` is the
+    /// plain loop.
+    public static func swigluBackwardVectorized(
+        _ dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int,
+        dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>
+    ) {
+        pk_swiglu_backward(dout, gate, up, Int64(count), dgate, dup)
+    }
+
+    /// Ops.swiglu through CKernels pk_swiglu (AVX-512 exp when the CPU has it; training uses it).
+    public static func swigluVectorized(
+        gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int, out: UnsafeMutablePointer<Float>
+    ) {
+        pk_swiglu(gate, up, Int64(count), out)
+    }
+
     public static func swigluBackward(
         _ dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int,
         dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>
@@ -100,37 +117,92 @@ extension Ops {
     /// out_h = softmax(scale · q_h k_gᵀ + causal mask) · v_g, for query head h over kv head g = h / (H/G).
     ///   q: (T, Q), k, v: (T, K) → out: (T, Q), probs: (H, T, T) saved for the backward
     /// Same products and softmax as InferenceSession's batched attention with no cached prefix.
+    /// With a pool, heads are split across its threads (each calling single-threaded BLAS: keep
+    /// OpenBLAS at one thread meanwhile).
     public static func causalAttention(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         tokens T: Int, heads: Int, kvHeads: Int, headDim D: Int,
-        probs: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+        probs: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, pool: WorkerPool? = nil
     ) {
         let Q = heads * D, K = kvHeads * D, group = heads / kvHeads
         let scale = 1 / Float(D).squareRoot()
-        for h in 0..<heads {
+        func head(_ h: Int) {
             let g = h / group
             let p = probs + h * T * T
             // s (T, T) = scale · q_h (T, D) · k_gᵀ (D, T); row t sees positions ≤ t
             BLAS.sgemm(transB: true, m: T, n: T, k: D, alpha: scale, a: q + h * D, lda: Q,
                        b: k + g * D, ldb: K, c: p, ldc: T)
-            softmaxRows(p, rows: T, columns: T, ld: T) { t in t + 1 }
+            causalSoftmaxRows(p, T: T)
             // out_h (T, D) = p (T, T) · v_g (T, D)
             BLAS.sgemm(m: T, n: D, k: T, a: p, lda: T, b: v + g * D, ldb: K, c: out + h * D, ldc: Q)
+        }
+        if let pool, pool.threads > 1 {
+            pool.run { ith, nth in for h in stride(from: ith, to: heads, by: nth) { head(h) } }
+        } else {
+            for h in 0..<heads { head(h) }
+        }
+    }
+
+    /// In place: row t of p (T, T) = softmax of its first t + 1 entries, the rest 0 (pk_exp_sum: AVX-512
+    /// when the CPU has it).
+    static func causalSoftmaxRows(_ p: UnsafeMutablePointer<Float>, T: Int) {
+        for t in 0..<T {
+            let row = p + t * T
+            let n = t + 1
+            var m = -Float.infinity
+            for i in 0..<n where row[i] > m { m = row[i] }
+            let inv = 1 / pk_exp_sum(row, Int64(n), m)
+            for i in 0..<n { row[i] *= inv }
+            if n < T { (row + n).update(repeating: 0, count: T - n) }
         }
     }
 
     /// Backward of causalAttention.
     ///   dout: (T, Q), q: (T, Q), k, v: (T, K), probs: (H, T, T) → dq: (T, Q) +=, dk, dv: (T, K) +=
-    ///   scratch: (T, T)
+    ///   scratch: (T, T), or with a pool of n threads (n · (T·T + 2·T·K)): heads are then split across the
+    ///   pool (single-threaded BLAS in each: keep OpenBLAS at one thread meanwhile), each thread
+    ///   accumulating dk, dv privately before one sum.
     public static func causalAttentionBackward(
         _ dout: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         probs: UnsafePointer<Float>, tokens T: Int, heads: Int, kvHeads: Int, headDim D: Int,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
-        scratch dp: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, pool: WorkerPool? = nil
     ) {
         let Q = heads * D, K = kvHeads * D, group = heads / kvHeads
         let scale = 1 / Float(D).squareRoot()
+        if let pool, pool.threads > 1 {
+            let n = pool.threads
+            let per = T * T + 2 * T * K
+            // thread i: dp at scratch + i·per, then its dk, dv (zeroed; thread 0 writes the real ones)
+            pool.run { ith, nth in
+                let base = scratch + ith * per
+                let dki = ith == 0 ? dk : base + T * T, dvi = ith == 0 ? dv : base + T * T + T * K
+                if ith != 0 { dki.update(repeating: 0, count: T * K); dvi.update(repeating: 0, count: T * K) }
+                for h in stride(from: ith, to: heads, by: nth) {
+                    attentionHeadBackward(h, dout, q: q, k: k, v: v, probs: probs, T: T, D: D, Q: Q, K: K, group: group,
+                                          scale: scale, dq: dq, dk: dki, dv: dvi, dp: base)
+                }
+            }
+            for i in 1..<n {
+                let base = scratch + i * per
+                add(dk, base + T * T, count: T * K)
+                add(dv, base + T * T + T * K, count: T * K)
+            }
+            return
+        }
         for h in 0..<heads {
+            attentionHeadBackward(h, dout, q: q, k: k, v: v, probs: probs, T: T, D: D, Q: Q, K: K, group: group,
+                                  scale: scale, dq: dq, dk: dk, dv: dv, dp: scratch)
+        }
+    }
+
+    private static func attentionHeadBackward(
+        _ h: Int, _ dout: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        probs: UnsafePointer<Float>, T: Int, D: Int, Q: Int, K: Int, group: Int, scale: Float,
+        dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+        dp: UnsafeMutablePointer<Float>
+    ) {
+        do {
             let g = h / group
             let p = probs + h * T * T
             // out_h = p · v_g   →   dp (T, T) = dout_h · v_gᵀ;  dv_g (T, D) += pᵀ · dout_h
@@ -168,18 +240,26 @@ extension Ops {
     public static func softmaxCrossEntropy(
         _ logits: UnsafeMutablePointer<Float>, vocabulary V: Int, label: Int, gradientScale scale: Float
     ) -> Double {
-        var m = -Float.infinity
-        for i in 0..<V where logits[i] > m { m = logits[i] }
-        let labelLogit = logits[label]
-        var sum: Double = 0
-        for i in 0..<V {
-            let e = expf(logits[i] - m)
-            logits[i] = e
-            sum += Double(e)
+        var mv = SIMD16<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 16 <= V {
+            mv = pointwiseMax(mv, UnsafeRawPointer(logits + i).loadUnaligned(as: SIMD16<Float>.self))
+            i += 16
         }
+        var m = mv.max()
+        while i < V { m = max(m, logits[i]); i += 1 }
+        let labelLogit = logits[label]
+        let sum = Double(pk_exp_sum(logits, Int64(V), m))
         let loss = log(sum) - Double(labelLogit - m)
-        let inv = Float(1 / sum)
-        for i in 0..<V { logits[i] = logits[i] * inv * scale }
+        let f = Float(1 / sum) * scale
+        var j = 0
+        let fv = SIMD16<Float>(repeating: f)
+        while j + 16 <= V {
+            let v = UnsafeRawPointer(logits + j).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(logits + j).storeBytes(of: v * fv, as: SIMD16<Float>.self)
+            j += 16
+        }
+        while j < V { logits[j] *= f; j += 1 }
         logits[label] -= scale
         return loss
     }

@@ -19,4 +19,17 @@ public final class WorkerPool: @unchecked Sendable {
     deinit { pk_pool_destroy(raw) }
 
     public var threads: Int { Int(pk_pool_size(raw)) }
+
+    /// Runs body(ith, nth) on every thread of the pool (the caller as ith 0) and returns when all are
+    /// done. body must not use this pool.
+    public func run(_ body: (_ ith: Int, _ nth: Int) -> Void) {
+        withoutActuallyEscaping(body) { escapable in
+            var box: (Int, Int) -> Void = escapable
+            withUnsafeMutablePointer(to: &box) { ctx in
+                pk_pool_run(raw, { ctx, ith, nth in
+                    ctx!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(ith), Int(nth))
+                }, ctx)
+            }
+        }
+    }
 }

@@ -1,9 +1,16 @@
 public import LLM
-import Tensor
+public import Tensor
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 // The training forward and backward of a llama stack with LoRA adapters, over one sequence of T
-// tokens with no KV cache. The base is frozen and read as f32 (`Linear.makeDense()`); every product
-// goes through BLAS sgemm. The math mirrors InferenceSession's forward line for line.
+// tokens with no KV cache. The base is frozen and read as f32 (`Linear.makeDense()`); products with
+// the base weights go through `DenseGEMM` (OpenBLAS or the AVX-512 kernels; bf16 when `precision` asks),
+// the small LoRA and attention products through BLAS sgemm. The math mirrors InferenceSession's forward
+// line for line.
 //
 // Dimension key: T tokens, C = dim, Q = heads·headDim, K = kvHeads·headDim, F = ffn, V = vocabulary,
 // H = heads, r = an adapter's rank, n = rows of logits computed at once.
@@ -35,12 +42,21 @@ public final class TrainingModel {
     /// The results are bit-identical either way.
     public var checkpointing: Bool
     /// Rows of logits held at once: the (T, V) logits are never materialised.
-    public var logitRowsPerChunk: Int = 32
+    public var logitRowsPerChunk: Int = 128
+    /// Precision of the products with the frozen base weights (and the tied output). `.bf16` packs a
+    /// bfloat16 copy of every base weight at the first pass that needs it (4 bytes per weight, both
+    /// product orientations) and runs them on AVX512_BF16; without that instruction set it is `.f32`.
+    /// LoRA products, attention, norms and the loss stay f32 either way.
+    public var precision: GEMMPrecision = .f32
+    /// When set, each pass adds its wall time per part of the step (see `TrainingProfile`).
+    public var profile: TrainingProfile?
 
     private let weights: [[UnsafeMutablePointer<Float>]]    // [block][target.index] → W (out, in)
     private let embedding: UnsafeMutablePointer<Float>      // (V, C)
     private let outputWeight: UnsafeMutablePointer<Float>   // (V, C), the embedding when tied
     private var work: Workspace?
+    private var packed: [[PackedBF16Weight]] = []           // [block][target.index], built on first bf16 use
+    private var packedOutput: PackedBF16Weight?
 
     /// Dequantizes every base weight of `model` to f32 once (`Linear.makeDense()`); an InferenceSession
     /// on the same model instance then also runs its products on those f32 weights.
@@ -56,6 +72,26 @@ public final class TrainingModel {
 
     /// Bytes of activations the last pass kept (checkpointing trades most of them for recomputation).
     public var activationBytes: Int { work?.bytes ?? 0 }
+
+    /// Whether products run in bf16 (asked for, and the CPU has AVX512_BF16).
+    public var usesBF16: Bool { precision == .bf16 && DenseGEMM.bf16Available }
+
+    /// Bytes of the bf16 copies of the base weights (0 until a bf16 pass has built them).
+    public var packedBytes: Int { packed.joined().reduce(0) { $0 + $1.bytes } + (packedOutput?.bytes ?? 0) }
+
+    private func preparePacked() {
+        guard usesBF16, packed.isEmpty else { return }
+        let c = config
+        packed = (0..<c.blockCount).map { l in
+            LoRATarget.allCases.map { t in
+                let (out, inp) = t.shape(c)
+                return PackedBF16Weight(weight: weights[l][t.index], outFeatures: out, inFeatures: inp)
+            }
+        }
+        packedOutput = PackedBF16Weight(weight: outputWeight, outFeatures: c.vocabularySize, inFeatures: c.dim)
+    }
+
+    private func packedWeight(_ l: Int, _ t: LoRATarget) -> PackedBF16Weight? { usesBF16 ? packed[l][t.index] : nil }
 
     /// Mean loss over the sequence's scored tokens, without gradients.
     public func loss(_ sequence: TrainingSequence) throws -> LossSum {
@@ -95,6 +131,15 @@ public final class TrainingModel {
             throw TuningError(.badArgument, "label \(id) is outside the vocabulary (0..<\(c.vocabularySize))")
         }
         for a in adapters { try a.validate(against: c) }
+        preparePacked()
+        // The base products, the logits and attention's heads run on the model's pool; OpenBLAS (LoRA
+        // products, attention's per-head products inside pool workers) runs single-threaded meanwhile, so
+        // two sets of spinning threads never compete for the cores.
+        let blasThreads = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(blasThreads) }
+        let stepStart = profile != nil ? TrainingProfile.now() : 0
+        defer { if let profile { profile.add(.total, TrainingProfile.now() - stepStart); profile.passes += 1 } }
 
         let w = workspace(T)
         w.positions = Array(0..<T)
@@ -112,7 +157,7 @@ public final class TrainingModel {
         }
         // logits = output · rmsNorm(x), only at scored positions, n rows at a time
         Ops.rmsNorm(x, weight: model.outputNorm.pointer, eps: c.rmsEps, tokens: T, channels: c.dim, out: w.hN.pointer)
-        let loss = lossAndGradient(sequence, T: T, scale: gradientScale, backward: backward, w: w)
+        let loss = timed(.head) { lossAndGradient(sequence, T: T, scale: gradientScale, backward: backward, w: w) }
         guard backward else { return loss }
 
         // Backward, in reverse order. g: ∂L/∂x, (T, C).
@@ -154,7 +199,10 @@ public final class TrainingModel {
             // hc (m, C) gathered rows of hN
             for (i, t) in chunk.enumerated() { (w.hc.pointer + i * C).update(from: w.hN.pointer + t * C, count: C) }
             // logits (m, V) = hc · Woutᵀ
-            Ops.linear(w.hc.pointer, weight: outputWeight, tokens: m, inFeatures: C, outFeatures: V, out: w.logits.pointer)
+            timed(.headGEMM) {
+                DenseGEMM.forward(w.hc.pointer, weight: outputWeight, packed: packedOutput.flatMap { usesBF16 ? $0 : nil },
+                                  pool: model.pool, tokens: m, inFeatures: C, outFeatures: V, out: w.logits.pointer)
+            }
             for (i, t) in chunk.enumerated() {
                 total.sum += Ops.softmaxCrossEntropy(w.logits.pointer + i * V, vocabulary: V, label: s.labels[t], gradientScale: scale)
             }
@@ -162,8 +210,10 @@ public final class TrainingModel {
             if backward {
                 // logits = hc · Woutᵀ   →   dhc (m, C) = dlogits · Wout, scattered back to dhN rows
                 w.hc.pointer.update(repeating: 0, count: m * C)
-                Ops.linearBackward(w.logits.pointer, x: w.hc.pointer, weight: outputWeight, tokens: m, inFeatures: C,
-                                   outFeatures: V, dx: w.hc.pointer, dweight: nil)
+                timed(.headGEMM) {
+                    DenseGEMM.backwardInput(w.logits.pointer, weight: outputWeight, packed: packedOutput.flatMap { usesBF16 ? $0 : nil },
+                                            pool: model.pool, tokens: m, inFeatures: C, outFeatures: V, dx: w.hc.pointer)
+                }
                 for (i, t) in chunk.enumerated() { Ops.add(w.dhN.pointer + t * C, w.hc.pointer + i * C, count: C) }
             }
             start += m
@@ -192,8 +242,11 @@ public final class TrainingModel {
             Ops.rope(a.k.pointer, tokens: T, heads: c.kvHeadCount, headDim: c.headDim, stride: c.kvDim,
                      positions: pos.baseAddress!, base: c.ropeBase, ropeDim: c.ropeDim, table: model.rope)
         }
-        Ops.causalAttention(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, tokens: T, heads: c.headCount,
-                            kvHeads: c.kvHeadCount, headDim: c.headDim, probs: a.probs.pointer, out: a.att.pointer)
+        timed(.attention) {
+            Ops.causalAttention(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, tokens: T, heads: c.headCount,
+                                kvHeads: c.kvHeadCount, headDim: c.headDim, probs: a.probs.pointer, out: a.att.pointer,
+                                pool: model.pool)
+        }
         // x2 = xIn + o(att)
         project(.o, l, a.att.pointer, T, a.x2.pointer, a, dropoutSeed)
         Ops.add(a.x2.pointer, a.xIn.pointer, count: T * C)
@@ -201,7 +254,7 @@ public final class TrainingModel {
         Ops.rmsNorm(a.x2.pointer, weight: block.ffnNorm.pointer, eps: c.rmsEps, tokens: T, channels: C, out: a.h2.pointer)
         project(.gate, l, a.h2.pointer, T, a.gate.pointer, a, dropoutSeed)  // gate: (T, F)
         project(.up, l, a.h2.pointer, T, a.up.pointer, a, dropoutSeed)      // up: (T, F)
-        Ops.swiglu(gate: a.gate.pointer, up: a.up.pointer, count: T * c.ffnDim, out: a.act.pointer)
+        Ops.swigluVectorized(gate: a.gate.pointer, up: a.up.pointer, count: T * c.ffnDim, out: a.act.pointer)
         // xOut = x2 + down(act)
         project(.down, l, a.act.pointer, T, output, a, dropoutSeed)
         Ops.add(output, a.x2.pointer, count: T * C)
@@ -220,7 +273,7 @@ public final class TrainingModel {
         // act = silu(gate) · up
         w.dGate.pointer.update(repeating: 0, count: T * F)
         w.dUp.pointer.update(repeating: 0, count: T * F)
-        Ops.swigluBackward(w.dAct.pointer, gate: a.gate.pointer, up: a.up.pointer, count: T * F,
+        Ops.swigluBackwardVectorized(w.dAct.pointer, gate: a.gate.pointer, up: a.up.pointer, count: T * F,
                            dgate: w.dGate.pointer, dup: w.dUp.pointer)
         // gate = gate(h2), up = up(h2)
         dh.update(repeating: 0, count: T * C)
@@ -236,9 +289,12 @@ public final class TrainingModel {
         w.dq.pointer.update(repeating: 0, count: T * c.qDim)
         w.dk.pointer.update(repeating: 0, count: T * c.kvDim)
         w.dv.pointer.update(repeating: 0, count: T * c.kvDim)
-        Ops.causalAttentionBackward(w.dAtt.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, probs: a.probs.pointer,
-                                    tokens: T, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
-                                    dq: w.dq.pointer, dk: w.dk.pointer, dv: w.dv.pointer, scratch: w.dp.pointer)
+        timed(.attention) {
+            Ops.causalAttentionBackward(w.dAtt.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, probs: a.probs.pointer,
+                                        tokens: T, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                                        dq: w.dq.pointer, dk: w.dk.pointer, dv: w.dv.pointer, scratch: w.dp.pointer,
+                                        pool: model.pool)
+        }
         // q = rope(q), k = rope(k)
         w.positions.withUnsafeBufferPointer { pos in
             Ops.ropeBackward(w.dq.pointer, tokens: T, heads: c.headCount, headDim: c.headDim, stride: c.qDim,
@@ -263,7 +319,12 @@ public final class TrainingModel {
         _ acts: BlockActivations, _ dropoutSeed: UInt64?
     ) {
         let (out, inp) = target.shape(config)
-        Ops.linear(x, weight: weights[l][target.index], tokens: T, inFeatures: inp, outFeatures: out, out: y)
+        timed(.baseForward) {
+            DenseGEMM.forward(x, weight: weights[l][target.index], packed: packedWeight(l, target), pool: model.pool,
+                              tokens: T, inFeatures: inp, outFeatures: out, out: y)
+        }
+        let loraStart = profile != nil ? TrainingProfile.now() : 0
+        defer { if let profile { profile.add(.lora, TrainingProfile.now() - loraStart) } }
         for (ai, adapter) in adapters.enumerated() {
             guard let m = adapter.module(block: l, target: target) else { continue }
             let saved = acts.lora(adapter: ai, target: target, T: T, rank: m.rank, inFeatures: inp,
@@ -289,8 +350,12 @@ public final class TrainingModel {
         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, _ acts: BlockActivations
     ) {
         let (out, inp) = target.shape(config)
-        Ops.linearBackward(dy, x: x, weight: weights[l][target.index], tokens: T, inFeatures: inp, outFeatures: out,
-                           dx: dx, dweight: nil)
+        timed(.baseBackward) {
+            DenseGEMM.backwardInput(dy, weight: weights[l][target.index], packed: packedWeight(l, target), pool: model.pool,
+                                    tokens: T, inFeatures: inp, outFeatures: out, dx: dx)
+        }
+        let loraStart = profile != nil ? TrainingProfile.now() : 0
+        defer { if let profile { profile.add(.lora, TrainingProfile.now() - loraStart) } }
         for (ai, adapter) in adapters.enumerated() {
             guard let m = adapter.module(block: l, target: target), let saved = acts.saved(adapter: ai, target: target) else { continue }
             let r = m.rank, s = adapter.scale
@@ -328,14 +393,24 @@ public final class TrainingModel {
         for i in 0..<count { mask[i] = Float(rng.nextDouble()) < p ? 0 : keep }
     }
 
+    @inline(__always)
+    private func timed<R>(_ part: TrainingProfile.Part, _ body: () -> R) -> R {
+        guard let profile else { return body() }
+        let t0 = TrainingProfile.now()
+        let r = body()
+        profile.add(part, TrainingProfile.now() - t0)
+        return r
+    }
+
     // MARK: Buffers
 
     private func workspace(_ T: Int) -> Workspace {
         if let w = work, w.capacity >= T, w.checkpointing == checkpointing, w.blockCount == config.blockCount,
-           w.maxRank >= maxRank {
+           w.maxRank >= maxRank, w.logitRows >= max(1, logitRowsPerChunk) {
             return w
         }
-        let w = Workspace(config: config, capacity: T, checkpointing: checkpointing, logitRows: max(1, logitRowsPerChunk), maxRank: maxRank)
+        let w = Workspace(config: config, capacity: T, checkpointing: checkpointing, logitRows: max(1, logitRowsPerChunk), maxRank: maxRank,
+                          threads: model.pool.threads)
         work = w
         return w
     }
@@ -395,6 +470,7 @@ final class Workspace {
     let checkpointing: Bool
     let blockCount: Int
     let maxRank: Int
+    let logitRows: Int
     var positions: [Int] = []
     let x, hN, dhN, hc, logits, g, g2, dh, dAct, dGate, dUp, dAtt, dq, dk, dv, dp, du, dropTmp, recomputed: FloatBuffer
     /// Every block's activations, or (checkpointing) one scratch plus each block's input.
@@ -402,18 +478,19 @@ final class Workspace {
     let scratch: BlockActivations?
     let checkpoints: [FloatBuffer]
 
-    init(config c: LlamaConfig, capacity T: Int, checkpointing: Bool, logitRows n: Int, maxRank: Int) {
+    init(config c: LlamaConfig, capacity T: Int, checkpointing: Bool, logitRows n: Int, maxRank: Int, threads: Int) {
         self.capacity = T
         self.checkpointing = checkpointing
         self.blockCount = c.blockCount
         self.maxRank = maxRank
+        self.logitRows = n
         x = FloatBuffer(count: T * c.dim); hN = FloatBuffer(count: T * c.dim); dhN = FloatBuffer(count: T * c.dim)
         hc = FloatBuffer(count: n * c.dim); logits = FloatBuffer(count: n * c.vocabularySize)
         g = FloatBuffer(count: T * c.dim); g2 = FloatBuffer(count: T * c.dim); dh = FloatBuffer(count: T * c.dim)
         dAct = FloatBuffer(count: T * c.ffnDim); dGate = FloatBuffer(count: T * c.ffnDim); dUp = FloatBuffer(count: T * c.ffnDim)
         dAtt = FloatBuffer(count: T * c.qDim); dq = FloatBuffer(count: T * c.qDim)
         dk = FloatBuffer(count: T * c.kvDim); dv = FloatBuffer(count: T * c.kvDim)
-        dp = FloatBuffer(count: T * T); du = FloatBuffer(count: T * maxRank)
+        dp = FloatBuffer(count: max(1, threads) * (T * T + 2 * T * c.kvDim)); du = FloatBuffer(count: T * maxRank)
         dropTmp = FloatBuffer(count: T * max(c.dim, c.ffnDim, c.qDim))
         recomputed = FloatBuffer(count: T * c.dim)
         if checkpointing {
@@ -429,5 +506,41 @@ final class Workspace {
 
     var bytes: Int {
         (blocks.reduce(0) { $0 + $1.bytes } + (scratch?.bytes ?? 0)) + checkpoints.reduce(0) { $0 + $1.count * 4 }
+    }
+}
+
+/// Wall time per part of training passes, summed over the passes run while it is attached
+/// (`TrainingModel.profile`). Parts nest: `head` includes `headGEMM`; `total` is whole passes; what the
+/// named parts leave of `total` is norms, RoPE, SwiGLU, residual adds and buffer copies.
+public final class TrainingProfile {
+    public enum Part: Int, CaseIterable, Sendable {
+        case baseForward, baseBackward, lora, attention, headGEMM, head, total
+
+        public var label: String {
+            switch self {
+            case .baseForward: "base GEMMs, forward (x·Wᵀ)"
+            case .baseBackward: "base GEMMs, backward (dy·W)"
+            case .lora: "LoRA products and dropout"
+            case .attention: "attention (QKᵀ, softmax, PV; forward + backward)"
+            case .headGEMM: "output layer GEMMs (logits, dlogits·W)"
+            case .head: "output layer + softmax cross-entropy"
+            case .total: "whole passes"
+            }
+        }
+    }
+
+    public private(set) var seconds = [Double](repeating: 0, count: Part.allCases.count)
+    public var passes = 0
+
+    public init() {}
+
+    public subscript(part: Part) -> Double { seconds[part.rawValue] }
+
+    func add(_ part: Part, _ ns: UInt64) { seconds[part.rawValue] += Double(ns) * 1e-9 }
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

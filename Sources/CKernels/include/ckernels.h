@@ -6,6 +6,7 @@
 // attributes, neon on arm64, portable scalar everywhere); the best one the CPU supports is picked once
 // at first use, and pk_set_isa can force another for tests and benchmarks.
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -27,6 +28,7 @@ enum {
     PK_ERR_SHAPE = 2,     // rows/cols/T not positive, or cols not a multiple of 32
     PK_ERR_ARGUMENT = 3,  // a NULL pointer
     PK_ERR_MEMORY = 4,    // the pool's scratch could not grow
+    PK_ERR_ISA = 5,       // the kernel needs an instruction set this CPU (or build) lacks
 };
 
 typedef struct pk_pool pk_pool;
@@ -86,6 +88,38 @@ typedef struct pk_matmul_desc {
 // and one join instead of several. Descs reading the same x (same pointer, cols, T and activation
 // preparation) quantize it once. Checks every desc before running any; returns 0 or the first error.
 int pk_matmul_batch(pk_pool *pool, int n, const pk_matmul_desc *descs);
+
+// ---- Dense training GEMMs with a frozen weight: c (M, N) = alpha · a (M, K) · B [+ c] ----------------
+// B is a weight W in f32, row-major: trans != 0 means B = Wᵀ with W (N, K) (a forward y = x·Wᵀ), trans == 0
+// means B = W with W (K, N) (a backward dx = dy·W). a has row stride lda ≥ K, c row stride ldc ≥ N;
+// accumulate != 0 adds into c. Parallel over 32-column panels of c on the pool. Return 0 or PK_ERR_*
+// (PK_ERR_ISA when the CPU lacks the instructions: callers fall back to BLAS).
+
+// AVX-512F f32 FMA kernel: f32 math, only the summation order differs from a naive loop.
+int pk_gemm_f32_available(void);
+int pk_gemm_f32(pk_pool *pool, const float *w, int trans, const float *a, int64_t M, int64_t N, int64_t K,
+                int64_t lda, float alpha, int accumulate, float *c, int64_t ldc);
+
+// AVX512_BF16 kernel: B packed once by pk_pack_bf16, a rounded to bf16 per call (nearest even), products
+// summed in f32 (vdpbf16ps). Each product carries up to ~2⁻⁸ relative error from the two roundings.
+int pk_gemm_bf16_available(void);
+// Elements (uint16_t) of the packed form of a (K, N) B.
+size_t pk_pack_bf16_elements(int64_t k, int64_t n);
+// Packs B (K, N) of W (see trans above) into out (pk_pack_bf16_elements(K, N) elements). Portable code.
+int pk_pack_bf16(const float *w, int trans, int64_t k, int64_t n, uint16_t *out);
+int pk_gemm_bf16(pk_pool *pool, const uint16_t *packed, const float *a, int64_t M, int64_t N, int64_t K,
+                 int64_t lda, float alpha, int accumulate, float *c, int64_t ldc);
+
+// ---- Elementwise training ops with exponentials (AVX-512 when the CPU has it, else portable loops) ------
+// out = silu(gate)·up over n values.
+void pk_swiglu(const float *gate, const float *up, int64_t n, float *out);
+// Backward of pk_swiglu: dgate += dout·u·σ(g)·(1 + g·(1 − σ(g))), dup += dout·g·σ(g).
+void pk_swiglu_backward(const float *dout, const float *gate, const float *up, int64_t n, float *dgate, float *dup);
+// In place x[i] = exp(x[i] − shift); returns Σ of the new values.
+float pk_exp_sum(float *x, int64_t n, float shift);
+// 1 if the calls above take the AVX-512 path. pk_elementwise_vector = 0 forces the portable loops (tests).
+int pk_elementwise_vectorized(void);
+extern int pk_elementwise_vector;
 
 #ifdef __cplusplus
 }
