@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "pk_vsearch.h"  // the dense-retrieval kernels (their own dispatch)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
