@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "LLM", dependencies: ["Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
         .target(name: "Tuning", dependencies: ["LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
         .target(name: "Seal", dependencies: ["CSodium"], swiftSettings: swiftSettings),
-        .target(name: "Memory", dependencies: ["Seal", "Tensor", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+        .target(name: "Memory", dependencies: ["Seal", "Tensor", "CKernels", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         // Pure: no I/O. Both pclient and pcoord use it; it never imports model or memory code.
         .target(name: "Federation", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
         .target(
@@ -108,7 +108,7 @@ let package = Package(
                            .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal"], swiftSettings: swiftSettings),
+        .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal", "CKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "LLM", "Tensor", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Tensor", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),

@@ -7,10 +7,13 @@ import Dispatch
 import Tensor
 
 // The BERT forward pass over a batch of sentences packed one after another: T = Σ Lᵢ rows, no
-// padding. Every per-token product runs over all T rows at once through sgemm (OpenBLAS threads);
-// attention runs per sentence and head, so a token only ever attends to the tokens of its own
-// sentence — what padding plus an attention mask computes, without computing the padded rows.
-// GELU and LayerNorm are split across `threads` workers between the products.
+// padding. Every per-token product runs over all T rows at once: through sgemm (OpenBLAS threads)
+// for large T, and for T ≤ `directProductMaxTokens` (a search query) through the CKernels f32
+// kernels, which read W in place — sgemm first packs W into a copy, which for a dozen tokens costs
+// about as much as the product itself (measured: 35% of a one-sentence embedding). Attention runs
+// per sentence and head, so a token only ever attends to the tokens of its own sentence — what
+// padding plus an attention mask computes, without computing the padded rows. GELU and LayerNorm are
+// split across `threads` workers between the products (for large T).
 extension SentenceEncoder {
     /// sentences: token ids, each `[CLS] … [SEP]`, at most `maxSequenceLength` long -> one
     /// L2-normalised (C) vector each.
@@ -22,7 +25,12 @@ extension SentenceEncoder {
         let t = starts.last!
         let maxLength = lengths.max() ?? 0
         guard t > 0 else { return sentences.map { _ in [Float](repeating: 0, count: c) } }
-        let workers = max(1, min(threads, t))
+        // Small passes: one thread for the element-wise work (a dispatch costs more than the work)
+        // and the direct product kernels on a pool of their own.
+        let direct = t <= Self.directProductMaxTokens
+        let workers = direct ? 1 : max(1, min(threads, t))
+        let pool = direct ? pools.take() : nil
+        defer { if let pool { pools.put(pool) } }
 
         let x = FloatBuffer(count: t * c, zeroed: false)         // (T, C) residual stream
         let qkv = FloatBuffer(count: t * 3 * c, zeroed: false)   // (T, 3C)
@@ -49,7 +57,7 @@ extension SentenceEncoder {
         let scale = 1 / Float(hd).squareRoot()
         for layer in w.layers {
             // qkv = x · Wqkvᵀ + b          x: (T, C), Wqkv: (3C, C) -> qkv: (T, 3C)
-            Self.linear(x.pointer, rows: t, inputs: c, weight: layer.qkv.pointer, bias: layer.qkvBias.pointer, outputs: 3 * c, out: qkv.pointer)
+            Self.linear(pool, x.pointer, rows: t, inputs: c, weight: layer.qkv.pointer, bias: layer.qkvBias.pointer, outputs: 3 * c, out: qkv.pointer)
             // Per sentence s and head h: softmax(Q Kᵀ / √d) V    Q, K, V: (L, d) -> (L, d)
             for s in sentences.indices {
                 for h in 0..<heads {
@@ -59,16 +67,16 @@ extension SentenceEncoder {
                 }
             }
             // x = LayerNorm(context · Woᵀ + bo + x)
-            Self.linear(context.pointer, rows: t, inputs: c, weight: layer.attentionOut.pointer, bias: layer.attentionOutBias.pointer, outputs: c, out: projected.pointer)
+            Self.linear(pool, context.pointer, rows: t, inputs: c, weight: layer.attentionOut.pointer, bias: layer.attentionOutBias.pointer, outputs: c, out: projected.pointer)
             Self.parallel(rows: t, workers: workers) { _, rows in
                 Self.layerNorm(x.pointer, residual: projected.pointer, rows: rows, columns: c, gamma: layer.attentionNorm.pointer, beta: layer.attentionNormBias.pointer, epsilon: eps)
             }
             // x = LayerNorm(gelu(x · W1ᵀ + b1) · W2ᵀ + b2 + x)
-            Self.linear(x.pointer, rows: t, inputs: c, weight: layer.intermediate.pointer, bias: layer.intermediateBias.pointer, outputs: f, out: hidden.pointer)
+            Self.linear(pool, x.pointer, rows: t, inputs: c, weight: layer.intermediate.pointer, bias: layer.intermediateBias.pointer, outputs: f, out: hidden.pointer)
             Self.parallel(rows: t, workers: workers) { _, rows in
                 Self.gelu(hidden.pointer + rows.lowerBound * f, count: rows.count * f)
             }
-            Self.linear(hidden.pointer, rows: t, inputs: f, weight: layer.output.pointer, bias: layer.outputBias.pointer, outputs: c, out: projected.pointer)
+            Self.linear(pool, hidden.pointer, rows: t, inputs: f, weight: layer.output.pointer, bias: layer.outputBias.pointer, outputs: c, out: projected.pointer)
             Self.parallel(rows: t, workers: workers) { _, rows in
                 Self.layerNorm(x.pointer, residual: projected.pointer, rows: rows, columns: c, gamma: layer.outputNorm.pointer, beta: layer.outputNormBias.pointer, epsilon: eps)
             }
@@ -104,11 +112,21 @@ extension SentenceEncoder {
         }
     }
 
+    /// Forward passes of at most this many tokens take the direct product kernels (see the top).
+    static let directProductMaxTokens = 48
+
     /// out = x · Wᵀ + b     x: (rows, inputs), W: (outputs, inputs), b: (outputs) -> out: (rows, outputs)
+    /// With a pool (and `inputs` a multiple of 32): the CKernels f32 product, else sgemm.
     static func linear(
-        _ x: UnsafePointer<Float>, rows: Int, inputs: Int,
+        _ pool: WorkerPool?, _ x: UnsafePointer<Float>, rows: Int, inputs: Int,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outputs: Int, out: UnsafeMutablePointer<Float>
     ) {
+        if let pool, inputs % 32 == 0,
+           (try? QuantizedMatmul.run(pool: pool, wtype: 0, w: weight, rows: outputs, cols: inputs, x: x, tokens: rows,
+                                     y: out, activations: .f32)) != nil {
+            for r in 0..<rows { Ops.add(out + r * outputs, bias, count: outputs) }
+            return
+        }
         for r in 0..<rows { (out + r * outputs).update(from: bias, count: outputs) }
         BLAS.sgemm(
             transB: true, m: rows, n: outputs, k: inputs,

@@ -40,6 +40,11 @@ public final class MemoryStore: Sendable {
     /// column and decrypted into memory on first search.
     public let embedder: (any TextEmbedder)?
     private let dense: DenseIndex?
+    /// The FTS5 index's blind tokens in memory, for BM25 (loaded on first search).
+    private let lexical = LexicalIndex()
+    /// `PRAGMA data_version` of the writer connection when the in-memory indexes were loaded: it
+    /// changes only when another connection (another process, another store object) commits.
+    private let loadedVersion = VersionMark()
 
     private static let keyCheckPlaintext = Array("pclient memory key check v1".utf8)
 
@@ -161,6 +166,44 @@ public final class MemoryStore: Sendable {
         RecordAD(table: "item", rowID: id, version: UInt32(version), column: "embedding")
     }
 
+    /// Loads the in-memory search indexes if needed, and again after another connection changed
+    /// the file (`PRAGMA data_version` on the writer moved). The lexical index is built from the
+    /// second search of this store object on (unless `lexicalNow`): a one-shot command's single
+    /// search runs on FTS5 itself (the same scores) instead of paying for the load.
+    private func prepareSearchIndexes(lexicalNow: Bool = false) throws {
+        let version = try dataVersion()
+        if loadedVersion.replace(with: version) {
+            lexical.unload()
+            dense?.unload()
+        }
+        if !lexical.isLoaded && (loadedVersion.countSearch() > 1 || lexicalNow) { try loadLexicalIndex() }
+        try loadDenseIndex()
+    }
+
+    private func dataVersion() throws -> Int {
+        do {
+            return try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+        } catch {
+            throw MemoryError(.storage, "the memory store could not be read: \(error)", cause: error)
+        }
+    }
+
+    /// Reads every row's blind tokens from FTS5 into the lexical index.
+    private func loadLexicalIndex() throws {
+        try read { db in
+            try lexical.load { add in
+                let rows = try Row.fetchCursor(db, sql: "SELECT rowid, tokens FROM item_fts")
+                while let row = try rows.next() {
+                    let id: Int64 = row[0]
+                    try row.withUnsafeData(atIndex: 1) { data in
+                        guard let data else { return try add(id, UnsafeRawBufferPointer(start: nil, count: 0)) }
+                        try data.withUnsafeBytes { try add(id, $0) }
+                    }
+                }
+            }
+        }
+    }
+
     /// Decrypts every stored embedding into the dense index (once).
     private func loadDenseIndex() throws {
         guard let dense, !dense.isLoaded else { return }
@@ -254,6 +297,7 @@ public final class MemoryStore: Sendable {
             return (tokens.joined(separator: " "), fp, try encoder.encode(item.content))
         }
         var embedded: [(Int64, [Float])] = []
+        var indexed: [(Int64, String)] = []
         let ids: [Int64] = try write { db in
             var next = (try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0) + 1
             let find = try db.cachedStatement(sql: "SELECT id FROM item WHERE fingerprint = ? LIMIT 1")
@@ -287,11 +331,13 @@ public final class MemoryStore: Sendable {
                 try insertItem.execute(arguments: [id, item.kind.rawValue, tier.rawValue, created, lastAccess,
                                                    max(0, item.accessCount), item.importance, p.fingerprint, sealed, sealedVector])
                 try insertTokens.execute(arguments: [id, p.tokens])
+                indexed.append((id, p.tokens))
                 ids.append(id)
             }
             return ids
         }
         for (id, v) in embedded { dense?.add(id, v) }
+        for (id, tokens) in indexed { try lexical.add(id, tokens: tokens) }
         return ids
     }
 
@@ -331,6 +377,7 @@ public final class MemoryStore: Sendable {
             try db.execute(sql: "INSERT INTO item_fts(item_fts) VALUES('optimize')")
         }
         dense?.remove(ids)
+        lexical.remove(ids)
         try compact()
     }
 
@@ -373,54 +420,42 @@ public final class MemoryStore: Sendable {
                        rehearse: Bool = true) throws -> [SearchHit] {
         guard limit > 0, !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
         let terms = StopWords.filter(BlindIndex.terms(in: query))
+        try prepareSearchIndexes()
         let tokens = try selectiveTokens(Array(Set(terms.map(index.token(for:)))))
-        let tierList = tiers.map { "'\($0.rawValue)'" }.joined(separator: ",")
         let candidates = max(limit * 5, 50)
 
-        // The lexical list: BM25, best first.
-        var lexical: [Int64] = []
+        // The lexical list: BM25, best first (tier filter below, before fusion).
+        let lexicalHits = try bm25Ranking(tokens, limit: candidates * 2, inMemory: lexical.isLoaded)
         var bm25: [Int64: Double] = [:]
-        if !tokens.isEmpty {
-            let match = tokens.map { "\"\($0)\"" }.joined(separator: " OR ")
-            // FTS5's own `rank` ordering (bm25 by default) runs inside the index, then the tier filter.
-            let rows = try read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT hit.id, hit.score AS rank FROM (
-                        SELECT rowid AS id, rank AS score FROM item_fts WHERE item_fts MATCH ? ORDER BY rank LIMIT ?
-                    ) AS hit JOIN item ON item.id = hit.id
-                    WHERE item.tier IN (\(tierList)) ORDER BY hit.score
-                    """, arguments: [match, candidates * 2])
-            }
-            for row in rows {
-                let id: Int64 = row["id"]
-                lexical.append(id)
-                bm25[id] = row["rank"]
-            }
-        }
-        // The dense list: nearest embeddings (any tier; filtered below), best first.
+        for hit in lexicalHits { bm25[hit.id] = hit.rank }
+        // The dense list: nearest embeddings (any tier; filtered after fusion), best first.
         var semantic: [Int64] = []
         if let embedder, let dense {
-            try loadDenseIndex()
             if let q = try embedder.embed([query]).first {
                 semantic = dense.nearest(q, k: candidates).map(\.id)
             }
         }
-        let fused = RankFusion.fuse(lists: [lexical, semantic])
-        guard !fused.isEmpty else { return [] }
+        guard !lexicalHits.isEmpty || !semantic.isEmpty else { return [] }
 
-        // Rank on the plaintext metadata first; decrypt only the items that make the cut.
-        let idList = fused.keys.map(String.init).joined(separator: ",")
+        // Plaintext metadata of every candidate in one query: the tier filter, then ranking;
+        // only the items that make the cut are decrypted.
+        let idList = Set(lexicalHits.map(\.id) + semantic).map(String.init).joined(separator: ",")
+        // (The tier is tested here, not in SQL: given "tier IN (...)", SQLite walks the tier index,
+        // every item of those tiers, instead of looking up the candidates by id.)
         let meta = try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, lastAccess, importance FROM item WHERE id IN (\(idList)) AND tier IN (\(tierList))")
+            try Row.fetchAll(db, sql: "SELECT id, tier, lastAccess, importance FROM item WHERE id IN (\(idList))")
         }
+        let tierNames = Set(tiers.map(\.rawValue))
+        var metadata: [Int64: (lastAccess: Double, importance: Double)] = [:]
+        for row in meta where tierNames.contains(row["tier"]) { metadata[row["id"]] = (row["lastAccess"], row["importance"]) }
+        let lexical = lexicalHits.map(\.id).filter { metadata[$0] != nil }
+        let fused = RankFusion.fuse(lists: [lexical, semantic])
         let now = clock()
-        var ranked: [(id: Int64, score: Double)] = meta.map { row in
-            let id: Int64 = row["id"]
-            let lastAccess: Double = row["lastAccess"]
-            let importance: Double = row["importance"]
+        var ranked: [(id: Int64, score: Double)] = fused.compactMap { id, score in
+            guard let (lastAccess, importance) = metadata[id] else { return nil }
             let ageDays = max(0, now.timeIntervalSince1970 - lastAccess) / 86400
             let recency = pow(0.5, ageDays / schedule.recencyHalfLifeDays)
-            return (id, fused[id, default: 0] * (1 + 0.25 * recency + 0.25 * importance))
+            return (id, score * (1 + 0.25 * recency + 0.25 * importance))
         }
         ranked.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
         ranked = Array(ranked.prefix(limit))
@@ -451,22 +486,50 @@ public final class MemoryStore: Sendable {
     /// longest), keeping at least the rarest one. Unknown tokens are dropped: they match nothing.
     private func selectiveTokens(_ tokens: [String]) throws -> [String] {
         guard tokens.count > 1 else { return tokens }
-        let placeholders = tokens.map { _ in "?" }.joined(separator: ",")
-        let (total, frequencies): (Int, [String: Int]) = try read { db in
-            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM item") ?? 0
-            var f: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT term, doc FROM item_fts_vocab WHERE term IN (\(placeholders))",
-                                        arguments: StatementArguments(tokens)) {
-                f[row["term"]] = row["doc"]
+        var total = 0
+        var frequencies: [String: Int] = [:]
+        if lexical.isLoaded {
+            total = lexical.rowCount
+            for t in tokens { frequencies[t] = lexical.documentFrequency(of: t) }
+        } else {
+            let placeholders = tokens.map { _ in "?" }.joined(separator: ",")
+            try read { db in
+                total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM item") ?? 0
+                for row in try Row.fetchAll(db, sql: "SELECT term, doc FROM item_fts_vocab WHERE term IN (\(placeholders))",
+                                            arguments: StatementArguments(tokens)) where (row["doc"] as Int) > 0 {
+                    frequencies[row["term"]] = row["doc"]
+                }
             }
-            return (total, f)
         }
-        let known = tokens.filter { frequencies[$0] != nil }.sorted { frequencies[$0]! < frequencies[$1]! }
+        let known = tokens.filter { frequencies[$0] != nil }
+            .sorted { frequencies[$0]! < frequencies[$1]! || (frequencies[$0]! == frequencies[$1]! && $0 < $1) }
         guard let rarest = known.first else { return [] }
         // Small stores keep every term: only long posting lists are worth dropping.
         let limit = max(500, Int(Double(total) * schedule.commonTermFraction))
         let selective = known.filter { frequencies[$0]! <= limit }
         return selective.isEmpty ? [rarest] : selective
+    }
+
+    /// BM25 over the blind tokens OR-ed, best first, as (id, FTS5 rank = −bm25): from the in-memory
+    /// index (`inMemory`, what search uses), or from FTS5's own `ORDER BY rank` (the reference the
+    /// tests compare it with).
+    func bm25Ranking(_ tokens: [String], limit: Int, inMemory: Bool = true) throws -> [(id: Int64, rank: Double)] {
+        guard !tokens.isEmpty, limit > 0 else { return [] }
+        if inMemory {
+            if !lexical.isLoaded { try prepareSearchIndexes(lexicalNow: true) }
+            return lexical.search(tokens, limit: limit)
+        }
+        let match = tokens.map { "\"\($0)\"" }.joined(separator: " OR ")
+        return try read { db in
+            try Row.fetchAll(db, sql: "SELECT rowid AS id, rank FROM item_fts WHERE item_fts MATCH ? ORDER BY rank LIMIT ?",
+                             arguments: [match, limit]).map { ($0["id"], $0["rank"]) }
+        }
+    }
+
+    /// The blind tokens search would use for `query` (stop words and near-universal terms dropped).
+    func searchTokens(_ query: String) throws -> [String] {
+        try prepareSearchIndexes(lexicalNow: true)
+        return try selectiveTokens(Array(Set(StopWords.filter(BlindIndex.terms(in: query)).map(index.token(for:)))))
     }
 
     // MARK: - Statistics
@@ -558,6 +621,7 @@ public final class MemoryStore: Sendable {
             return survivors
         }
         dense?.remove(merged)
+        lexical.remove(merged)
         return survivors
     }
 
@@ -605,5 +669,29 @@ public enum RankFusion {
             for (rank, item) in list.enumerated() { scores[item, default: 0] += 1 / (k + Double(rank + 1)) }
         }
         return scores
+    }
+}
+
+/// Under a lock: the data version the in-memory indexes were loaded at, and the searches so far.
+final class VersionMark: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int?
+
+    private var searches = 0
+
+    /// Counts a search; returns how many so far.
+    func countSearch() -> Int {
+        lock.withLock {
+            searches += 1
+            return searches
+        }
+    }
+
+    /// Records `version`; true if a different one was recorded before.
+    func replace(with version: Int) -> Bool {
+        lock.withLock {
+            defer { value = version }
+            return value != nil && value != version
+        }
     }
 }

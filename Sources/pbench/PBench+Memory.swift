@@ -26,8 +26,16 @@ struct MemoryBench: ParsableCommand {
         var insertsPerSecond: Double
         var searchP50Milliseconds: Double
         var searchP99Milliseconds: Double
+        /// Process CPU time per search (all threads): what the search costs without other load.
+        var searchCPUP50Milliseconds: Double
+        var searchCPUP99Milliseconds: Double
+        /// The first two searches of a fresh store object (the second loads the in-memory BM25 index).
+        var lexicalIndexLoadSeconds: Double
         var hybridSearchP50Milliseconds: Double?
         var hybridSearchP99Milliseconds: Double?
+        var hybridSearchCPUP50Milliseconds: Double?
+        var hybridSearchCPUP99Milliseconds: Double?
+        /// The first two hybrid searches: they decrypt every embedding and load the BM25 index.
         var denseIndexLoadSeconds: Double?
         var fileMegabytes: Double
     }
@@ -76,10 +84,12 @@ struct MemoryBench: ParsableCommand {
             rows.append(try measure(n, encoder: sentenceEncoder))
             let r = rows.last!
             if !json {
-                var line = String(format: "%7d items: %8.0f sealed inserts/s   BM25 search p50 %6.2f ms  p99 %6.2f ms",
-                                  r.items, r.insertsPerSecond, r.searchP50Milliseconds, r.searchP99Milliseconds)
-                if let p50 = r.hybridSearchP50Milliseconds, let p99 = r.hybridSearchP99Milliseconds, let load = r.denseIndexLoadSeconds {
-                    line += String(format: "   hybrid p50 %6.2f ms  p99 %6.2f ms (index load %.2f s)", p50, p99, load)
+                var line = String(format: "%7d items: %8.0f sealed inserts/s   BM25 search p50 %6.2f ms  p99 %6.2f ms (CPU %.2f / %.2f ms; index load %.2f s)",
+                                  r.items, r.insertsPerSecond, r.searchP50Milliseconds, r.searchP99Milliseconds,
+                                  r.searchCPUP50Milliseconds, r.searchCPUP99Milliseconds, r.lexicalIndexLoadSeconds)
+                if let p50 = r.hybridSearchP50Milliseconds, let p99 = r.hybridSearchP99Milliseconds, let load = r.denseIndexLoadSeconds,
+                   let c50 = r.hybridSearchCPUP50Milliseconds, let c99 = r.hybridSearchCPUP99Milliseconds {
+                    line += String(format: "   hybrid p50 %6.2f ms  p99 %6.2f ms (CPU %.2f / %.2f ms; index load %.2f s)", p50, p99, c50, c99, load)
                 }
                 print(line + String(format: "   file %.1f MB", r.fileMegabytes))
             }
@@ -98,8 +108,10 @@ struct MemoryBench: ParsableCommand {
         let sentences = (0..<256).map { _ in (0..<14).map { _ in words[Int(rng.unit() * 120)] }.joined(separator: " ") }
         _ = try encoder.embed(Array(sentences.prefix(8)))
         var t = Date()
+        let c0 = Self.processCPUSeconds()
         for s in sentences.prefix(128) { _ = try encoder.embed([s]) }
         let one = 128 / Date().timeIntervalSince(t)
+        if !json { print(String(format: "encoder: %.2f ms CPU per sentence one at a time", (Self.processCPUSeconds() - c0) * 1000 / 128)) }
         t = Date()
         for start in stride(from: 0, to: 256, by: 32) { _ = try encoder.embed(Array(sentences[start..<start + 32])) }
         let batched = 256 / Date().timeIntervalSince(t)
@@ -146,18 +158,17 @@ struct MemoryBench: ParsableCommand {
             insertSeconds += Date().timeIntervalSince(t0)
             inserted += k
         }
-        var latencies: [Double] = []
-        for _ in 0..<queries {
-            let q = "what did I say about " + sentence(4)
-            let s = Date()
-            _ = try store.search(q, limit: 10, rehearse: false)
-            latencies.append(Date().timeIntervalSince(s) * 1000)
-        }
-        latencies.sort()
+        let loadStart = Date()
+        // A store object's first search runs on FTS5; the second loads the in-memory index.
+        _ = try store.search("warm up the search index", limit: 10, rehearse: false)
+        _ = try store.search("warm up the search index", limit: 10, rehearse: false)
+        let lexicalLoad = Date().timeIntervalSince(loadStart)
+        let (wall, cpu) = try timeSearches { try store.search("what did I say about " + sentence(4), limit: 10, rehearse: false) }
         let stats = try store.stats()
         var row = Row(items: n, insertsPerSecond: Double(n) / insertSeconds,
-                      searchP50Milliseconds: latencies[latencies.count / 2],
-                      searchP99Milliseconds: latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
+                      searchP50Milliseconds: wall.p50, searchP99Milliseconds: wall.p99,
+                      searchCPUP50Milliseconds: cpu.p50, searchCPUP99Milliseconds: cpu.p99,
+                      lexicalIndexLoadSeconds: lexicalLoad,
                       fileMegabytes: Double(stats.fileBytes) / 1e6)
         if let encoder {
             // Stored vectors: stand-ins (see RandomEmbedder); the query is embedded by the real encoder.
@@ -166,19 +177,38 @@ struct MemoryBench: ParsableCommand {
             let hybrid = try MemoryStore(path: path, key: key, embedder: encoder)
             let loadStart = Date()
             _ = try hybrid.search("warm up the dense index", limit: 10, rehearse: false)
+            _ = try hybrid.search("warm up the dense index", limit: 10, rehearse: false)
             row.denseIndexLoadSeconds = Date().timeIntervalSince(loadStart)
-            var h: [Double] = []
-            for _ in 0..<queries {
-                let q = "what did I say about " + sentence(4)
-                let s = Date()
-                _ = try hybrid.search(q, limit: 10, rehearse: false)
-                h.append(Date().timeIntervalSince(s) * 1000)
-            }
-            h.sort()
-            row.hybridSearchP50Milliseconds = h[h.count / 2]
-            row.hybridSearchP99Milliseconds = h[min(h.count - 1, h.count * 99 / 100)]
+            let (wall, cpu) = try timeSearches { try hybrid.search("what did I say about " + sentence(4), limit: 10, rehearse: false) }
+            row.hybridSearchP50Milliseconds = wall.p50
+            row.hybridSearchP99Milliseconds = wall.p99
+            row.hybridSearchCPUP50Milliseconds = cpu.p50
+            row.hybridSearchCPUP99Milliseconds = cpu.p99
         }
         return row
+    }
+
+    /// Runs `queries` searches: p50/p99 of wall time and of process CPU time (all threads), in ms.
+    func timeSearches(_ search: () throws -> [SearchHit]) throws -> (wall: (p50: Double, p99: Double), cpu: (p50: Double, p99: Double)) {
+        var wall: [Double] = [], cpu: [Double] = []
+        for _ in 0..<queries {
+            let c0 = Self.processCPUSeconds()
+            let t0 = Date()
+            _ = try search()
+            wall.append(Date().timeIntervalSince(t0) * 1000)
+            cpu.append((Self.processCPUSeconds() - c0) * 1000)
+        }
+        func percentiles(_ v: [Double]) -> (p50: Double, p99: Double) {
+            let s = v.sorted()
+            return (s[s.count / 2], s[min(s.count - 1, s.count * 99 / 100)])
+        }
+        return (percentiles(wall), percentiles(cpu))
+    }
+
+    static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     static let vocabulary: [String] = {

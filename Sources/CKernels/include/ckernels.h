@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pk_vsearch.h"  // the dense-retrieval kernels (their own dispatch)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
