@@ -84,7 +84,7 @@ public struct ActiveRound: Sendable {
         case .consistencyCheck:
             unmaskRequest = try catchingAny { try server.closeConsistencyCheck() }
         case .unmasking:
-            return try catchingAny { try server.finish() }
+            return try catchingAny { try server.finish(workers: ProcessInfo.processInfo.activeProcessorCount) }
         case .completed, .aborted:
             break
         }

@@ -128,7 +128,10 @@ public actor Coordinator {
                 stateChanged = true
             case .saveState:
                 stateChanged = true
-            case .stageClosed, .roundFinished:
+            case .roundFinished:
+                // The round is final in this very transaction: its masked inputs go with it.
+                if let r = next.current?.round { changes.append(.pruneMessages(round: r, stage: .maskedInput)) }
+            case .stageClosed:
                 break
             case .note(let text):
                 logger.info("\(text)")
@@ -245,6 +248,9 @@ public actor Coordinator {
         let client = EnrolledClient(id: id, identity: request.identity, name: request.name.map { String($0.prefix(100)) }, enrolledAt: now, lastSeen: nil)
         switch try store.enroll(tokenHash: SHA256.hex(Array(request.token.utf8)), client: client, now: now) {
         case .valid: break
+        case .rejoined:
+            logger.info("client rejoined", metadata: ["client": "\(id.prefix(16))"])
+            return EnrollResponse(clientID: id, coordinatorKey: publicKey, manifest: try signedManifest(now: now))
         case .unknown: throw CoordinatorError(.invalidToken, "The enrollment token is not known here.", remedy: "Ask the operator for a token (`pcoord enroll`).")
         case .used: throw CoordinatorError(.tokenUsed, "The enrollment token was already used.", remedy: "Tokens are one-time; ask the operator for a new one.")
         case .expired: throw CoordinatorError(.tokenExpired, "The enrollment token has expired.", remedy: "Ask the operator for a new one.")

@@ -24,7 +24,6 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
         public static let tokenUsed = Code("token_used", 403)
         public static let tokenExpired = Code("token_expired", 403)
         public static let badProof = Code("bad_proof", 400)
-        public static let alreadyEnrolled = Code("already_enrolled", 409)
         public static let notParticipant = Code("not_participant", 403)
         public static let senderMismatch = Code("sender_mismatch", 403)
         public static let excluded = Code("participant_excluded", 403)

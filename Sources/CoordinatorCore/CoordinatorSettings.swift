@@ -49,6 +49,19 @@ public struct CoordinatorSettings: Codable, Sendable, Hashable {
         guard ["fedavg", "fedadam"].contains(r.strategy) else {
             throw fail("Unknown aggregation strategy '\(r.strategy)'.", "Pass --strategy fedavg or --strategy fedadam.")
         }
+        if let k = r.neighbours, k != 0 {
+            guard k >= 2, k % 2 == 0, k <= 65_534 else {
+                throw fail("The SecAgg+ neighbour degree must be 0 (complete graph) or an even number of at least 2, got \(k).",
+                           "Pass --neighbours 0 or an even K such as 10.")
+            }
+            let t = r.neighbourThreshold ?? NeighbourGraph.defaultThreshold(degree: k)
+            guard t >= 2, t <= k + 1 else {
+                throw fail("The neighbourhood threshold must lie in 2…\(k + 1) for \(k) neighbours, got \(t).",
+                           "Pass --neighbour-threshold in that range or leave it out (⌊k/2⌋ + 1).")
+            }
+        } else if r.neighbourThreshold != nil {
+            throw fail("A neighbourhood threshold needs a neighbour graph.", "Pass --neighbours K as well, or leave out --neighbour-threshold.")
+        }
         guard r.dp.clipNorm < r.codec.range else {
             throw fail("The clip norm \(r.dp.clipNorm) must stay below the fixed-point range \(r.codec.range).", "Lower --clip or widen the range.")
         }

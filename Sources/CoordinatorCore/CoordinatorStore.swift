@@ -9,6 +9,9 @@ public enum StoreChange: Sendable {
     case appendMessage(round: UInt64, stage: RoundStage, participant: ParticipantID, payload: Data, at: Date)
     case addAdapterVersion(AdapterVersion)
     case addBlob(BlobRef, kind: String, at: Date)
+    /// Deletes the stored messages of one stage of a finished round (the masked inputs, 4 bytes
+    /// per parameter each, are needed only to rebuild an open round after a restart).
+    case pruneMessages(round: UInt64, stage: RoundStage)
 }
 
 /// The outcome of presenting an enrollment token.
@@ -17,6 +20,8 @@ public enum TokenCheck: Sendable, Equatable {
     case unknown
     case used
     case expired
+    /// The identity was enrolled already: the token is consumed and the enrollment kept (rejoin).
+    case rejoined
 }
 
 /// The coordinator's durable state behind a narrow interface, so that a PostgreSQL implementation

@@ -141,7 +141,14 @@ public struct RoundMachine: Sendable {
         let participants = sample.enumerated().map {
             RoundParticipant(id: ParticipantID($0.offset + 1), clientID: $0.element.clientID, identity: $0.element.identity)
         }
-        let parameters = SecAggParameters(round: nextRound, threshold: r.minimumClients, vectorLength: vector.count)
+        // SecAgg+ when the round is larger than a neighbourhood: the graph's seed is public
+        // randomness drawn now, before any key is advertised, and stored with the round.
+        var graph: NeighbourGraph?
+        if let k = r.neighbours, k > 0, k < participants.count - 1 {
+            graph = try? NeighbourGraph(degree: k, seed: rng.bytes(count: 32), threshold: r.neighbourThreshold)
+            if graph == nil { return }
+        }
+        let parameters = SecAggParameters(round: nextRound, threshold: r.minimumClients, vectorLength: vector.count, graph: graph)
         let record = RoundRecord(round: nextRound, stage: .advertiseKeys, openedAt: now, deadline: now.addingTimeInterval(r.stageTimeout),
                                  participants: participants, parameters: parameters, adapterVersion: version, enrolled: max(enrolledCount, size))
         guard let active = try? ActiveRound(record: record) else { return }

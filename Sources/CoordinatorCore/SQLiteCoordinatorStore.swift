@@ -116,6 +116,9 @@ public final class SQLiteCoordinatorStore: CoordinatorStore {
                     try db.execute(sql: "INSERT INTO adapter_versions (version, sha256, size, created_at, round) VALUES (?, ?, ?, ?, ?)",
                                    arguments: [v.version, v.blob.sha256, v.blob.size, v.createdAt.timeIntervalSince1970,
                                                v.round.map { Int64(bitPattern: $0) }])
+                case .pruneMessages(let round, let stage):
+                    try db.execute(sql: "DELETE FROM round_messages WHERE round = ? AND stage = ?",
+                                   arguments: [Int64(bitPattern: round), stage.rawValue])
                 case .addBlob(let b, let kind, let at):
                     try db.execute(sql: "INSERT OR IGNORE INTO blobs (sha256, size, kind, created_at) VALUES (?, ?, ?, ?)",
                                    arguments: [b.sha256, b.size, kind, at.timeIntervalSince1970])
@@ -150,11 +153,12 @@ public final class SQLiteCoordinatorStore: CoordinatorStore {
             }
             if (row["used_at"] as Double?) != nil { return .used }
             if (row["expires_at"] as Double) <= now.timeIntervalSince1970 { return .expired }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM clients WHERE id = ?", arguments: [client.id]) == true {
-                throw CoordinatorError(.alreadyEnrolled, "This identity is already enrolled.", remedy: "Use the existing enrollment; the token was not consumed.")
-            }
             try db.execute(sql: "UPDATE enrollment_tokens SET used_at = ?, used_by = ? WHERE hash = ?",
                            arguments: [now.timeIntervalSince1970, client.id, tokenHash])
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM clients WHERE id = ?", arguments: [client.id]) == true {
+                // A rejoin (`pclient join --rejoin`): a fresh token and a proof from the same identity.
+                return .rejoined
+            }
             try db.execute(sql: "INSERT INTO clients (id, signing, agreement, name, enrolled_at, last_seen) VALUES (?, ?, ?, ?, ?, NULL)",
                            arguments: [client.id, client.identity.signing, client.identity.agreement, client.name,
                                        client.enrolledAt.timeIntervalSince1970])

@@ -4,6 +4,7 @@ import Foundation
 public import Hummingbird
 public import Logging
 import Seal
+import NIOCore
 
 /// The HTTP routes of protocol/openapi.yaml over a `Coordinator`.
 struct CoordinatorAPI: Sendable {
@@ -18,15 +19,17 @@ struct CoordinatorAPI: Sendable {
     static let nonceHeader = FieldName(RequestSigning.nonceHeader)!
     static let signatureHeader = FieldName(RequestSigning.signatureHeader)!
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<CoordinatorRequestContext>) {
         let small = configuration.smallBodyLimit, large = configuration.largeBodyLimit
         router.get("/v1/health") { _, _ in try json(Health(status: "ok", protocolVersion: federationProtocolVersion)) }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))
         }
-        router.post("/v1/enroll") { request, _ in
+        router.post("/v1/enroll") { request, context in
             let body = try await collect(request, limit: small)
-            if let wait = await limiter.take("enroll", now: Date()) { throw rateLimited(wait) }
+            // Enrollment is unauthenticated: one bucket per peer address, so one host's flood
+            // does not lock every other host out of enrolling.
+            if let wait = await limiter.take("enroll:" + context.peer, now: Date()) { throw rateLimited(wait) }
             let enroll = try decode(EnrollRequest.self, body)
             return try json(try await coordinator.enroll(enroll, now: Date()))
         }
@@ -157,7 +160,7 @@ struct CoordinatorAPI: Sendable {
         return (client, body)
     }
 
-    func roundRequest(_ request: Request, _ context: BasicRequestContext, limit: Int) async throws -> (EnrolledClient, Data, UInt64) {
+    func roundRequest(_ request: Request, _ context: CoordinatorRequestContext, limit: Int) async throws -> (EnrolledClient, Data, UInt64) {
         guard let round = context.parameters.get("round", as: UInt64.self) else {
             throw CoordinatorError(.invalidRequest, "The round in the path is not a number.", remedy: "Use the round number GET /v1/round gave.")
         }
@@ -166,7 +169,7 @@ struct CoordinatorAPI: Sendable {
     }
 
     /// GET /v1/blobs/{sha256}: the whole file or one byte range, streamed from disk.
-    func blob(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func blob(_ request: Request, context: CoordinatorRequestContext) async throws -> Response {
         let sha = context.parameters.get("sha256") ?? ""
         let (path, ref) = try await coordinator.blobFile(sha256: sha)
         var headers: HTTPFields = [.acceptRanges: "bytes", .contentType: "application/octet-stream", .eTag: "\"\(ref.sha256)\""]
@@ -186,11 +189,23 @@ struct CoordinatorAPI: Sendable {
     }
 }
 
+/// Hummingbird's basic context plus the peer's address (the enrollment rate limit's key).
+public struct CoordinatorRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The peer's IP address, or "unknown" (no socket, as in router tests).
+    public let peer: String
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        peer = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+}
+
 /// The coordinator's HTTP application; `pcoord serve` and the tests both build it here.
 public func buildApplication(coordinator: Coordinator, configuration: ServerConfiguration, metrics: CoordinatorMetrics = CoordinatorMetrics(),
                              logger: Logger = Logger(label: "pcoord")) async -> some ApplicationProtocol {
     await coordinator.setObserver { metrics.observe($0) }
-    let router = Router()
+    let router = Router(context: CoordinatorRequestContext.self)
     router.add(middleware: APIErrorMiddleware(metrics: metrics, logger: logger))
     CoordinatorAPI(coordinator: coordinator, configuration: configuration, metrics: metrics,
                    limiter: RateLimiter(rate: configuration.requestsPerSecond, burst: configuration.burst)).register(on: router)

@@ -103,8 +103,8 @@ public struct SecAggClient: Sendable {
         }
         advertised = seen
         neighbourIDs = parameters.neighbours(of: id, among: everyone)
-        guard neighbourIDs.count + 1 >= parameters.threshold else {
-            throw FederationError(.tooFewParticipants, "Only \(neighbourIDs.count) neighbours advertised keys; the threshold is \(parameters.threshold).")
+        guard neighbourIDs.count + 1 >= parameters.shareThreshold else {
+            throw FederationError(.tooFewParticipants, "Only \(neighbourIDs.count) neighbours advertised keys; the share threshold is \(parameters.shareThreshold).")
         }
 
         var b = rng.bytes(count: 32)
@@ -112,7 +112,7 @@ public struct SecAggClient: Sendable {
         let seed = SecretBytes(copying: b)
         selfMaskSeed = seed
         let xs = (neighbourIDs + [id]).sorted()
-        let t = parameters.threshold
+        let t = parameters.shareThreshold
         let keyShares = try maskingSecret!.withUnsafeBytes { sk in
             try Shamir.split(secret: Array(sk), threshold: t, xs: xs, using: &rng)
         }
@@ -165,8 +165,8 @@ public struct SecAggClient: Sendable {
             }
             opened[share.sender] = (Array(plain[0..<32]), Array(plain[32..<64]))
         }
-        guard opened.count + 1 >= parameters.threshold else {
-            throw FederationError(.tooFewParticipants, "Only \(opened.count) neighbours shared keys; the threshold is \(parameters.threshold).")
+        guard opened.count + 1 >= parameters.shareThreshold else {
+            throw FederationError(.tooFewParticipants, "Only \(opened.count) neighbours shared keys; the share threshold is \(parameters.shareThreshold).")
         }
         received = opened
 

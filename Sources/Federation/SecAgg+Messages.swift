@@ -8,7 +8,8 @@ public typealias ParticipantID = UInt16
 /// opens the round, before AdvertiseKeys).
 public struct SecAggParameters: Codable, Sendable, Hashable {
     public var round: UInt64
-    /// t: shares needed to reconstruct; also the minimum number of participants at every stage.
+    /// t: the minimum number of participants at every stage and of signatures in the consistency
+    /// check; without a graph also the shares needed to reconstruct (with one, `graph.threshold`).
     public var threshold: Int
     /// Words (coordinates) in each input vector.
     public var vectorLength: Int
@@ -26,10 +27,13 @@ public struct SecAggParameters: Codable, Sendable, Hashable {
         guard threshold >= 2, vectorLength >= 1 else {
             throw FederationError(.invalidArgument, "SecAgg needs a threshold of at least 2 and a non-empty vector.")
         }
-        if let graph, graph.degree + 1 < threshold {
-            throw FederationError(.invalidArgument, "A neighbour degree of \(graph.degree) cannot reach a threshold of \(threshold): each participant's shares go to its neighbours and itself.")
+        if let graph, graph.threshold > graph.degree + 1 {
+            throw FederationError(.invalidArgument, "A neighbour degree of \(graph.degree) cannot reach a threshold of \(graph.threshold): each participant's shares go to its neighbours and itself.")
         }
     }
+
+    /// Shares needed to rebuild one participant's secret: t_k with a graph, t without.
+    public var shareThreshold: Int { graph?.threshold ?? threshold }
 
     /// The participants u shares with and masks against (never u itself).
     func neighbours(of u: ParticipantID, among everyone: [ParticipantID]) -> [ParticipantID] {

@@ -16,6 +16,7 @@ public struct SecAggServer: Sendable {
 
     private var advertised: [ParticipantID: AdvertiseKeys] = [:]   // U1
     private var everyone: [ParticipantID] = []                     // U1, ascending
+    private var adjacency: [ParticipantID: [ParticipantID]] = [:]  // neighbours in U1, ascending
     private var shareMessages: [ParticipantID: ShareKeys] = [:]    // U2
     private var sum: [UInt32]                                      // Σ y over U3
     private var maskedSenders = Set<ParticipantID>()               // U3
@@ -70,6 +71,11 @@ public struct SecAggServer: Sendable {
         try expect(.advertiseKeys, "Closing AdvertiseKeys")
         try atLeastThreshold(advertised.count, "AdvertiseKeys")
         everyone = advertised.keys.sorted()
+        if let graph = parameters.graph {
+            adjacency = graph.adjacency(among: everyone)
+        } else {
+            for u in everyone { adjacency[u] = everyone.filter { $0 != u } }
+        }
         stage = .shareKeys
         return KeyRoster(round: round, advertisements: everyone.map { advertised[$0]! })
     }
@@ -82,7 +88,7 @@ public struct SecAggServer: Sendable {
         guard advertised[m.sender] != nil, shareMessages[m.sender] == nil else {
             throw FederationError(.protocolViolation, "Participant \(m.sender) did not advertise keys or already sent shares.")
         }
-        let expected = parameters.neighbours(of: m.sender, among: everyone)
+        let expected = adjacency[m.sender] ?? []
         guard m.shares.map(\.recipient) == expected,
               m.shares.allSatisfy({ $0.sender == m.sender && $0.ciphertext.count == ShareBox.nonceBytes + 64 + ShareBox.tagBytes }) else {
             throw FederationError(.protocolViolation, "Participant \(m.sender) must send exactly one well-formed share to each neighbour, in ascending order.")
@@ -168,7 +174,7 @@ public struct SecAggServer: Sendable {
         guard signatures[m.sender] != nil, responses[m.sender] == nil else {
             throw FederationError(.protocolViolation, "Participant \(m.sender) did not confirm the survivor list or already answered.")
         }
-        let holders = Set(parameters.neighbours(of: m.sender, among: everyone) + [m.sender])
+        let holders = Set((adjacency[m.sender] ?? []) + [m.sender])
         let alive = maskedSenders
         let selfOwners = m.selfMaskShares.map(\.owner)
         let keyOwners = m.keyShares.map(\.owner)
@@ -184,7 +190,8 @@ public struct SecAggServer: Sendable {
 
     /// Reconstructs each survivor's self-mask seed and each dropout's masking key from the
     /// revealed shares, removes the masks and returns Σ_{u ∈ U3} x_u mod 2^32.
-    /// `workers`: threads for removing the masks (the result does not depend on it).
+    /// `workers`: threads for removing the masks (the result does not depend on it). The masks
+    /// are removed from the running sum in place, chunk by chunk (`MaskExpansion.apply`).
     public mutating func finish(workers: Int = 1) throws -> [UInt32] {
         try expect(.unmasking, "Finishing")
         try atLeastThreshold(responses.count, "Unmasking")
@@ -196,15 +203,15 @@ public struct SecAggServer: Sendable {
         }
         var masks: [(seed: SecretBytes, sign: MaskExpansion.Sign)] = []
         for u in survivors {
-            var seed = try Shamir.combine(selfShares[u] ?? [], threshold: threshold)
+            var seed = try Shamir.combine(selfShares[u] ?? [], threshold: parameters.shareThreshold)
             masks.append((SecretBytes(copying: seed), .subtract))
             for i in seed.indices { seed[i] = 0 }
         }
         let dropped = shareMessages.keys.filter { !maskedSenders.contains($0) }.sorted()
         for u in dropped {
-            let neighboursAlive = parameters.neighbours(of: u, among: everyone).filter { maskedSenders.contains($0) }
+            let neighboursAlive = (adjacency[u] ?? []).filter { maskedSenders.contains($0) }
             if neighboursAlive.isEmpty { continue }
-            var raw = try Shamir.combine(keyShares[u] ?? [], threshold: threshold)
+            var raw = try Shamir.combine(keyShares[u] ?? [], threshold: parameters.shareThreshold)
             let secret = SecretBytes(copying: raw)
             for i in raw.indices { raw[i] = 0 }
             let ownPublic = [UInt8](advertised[u]!.maskingKey)
@@ -218,9 +225,10 @@ public struct SecAggServer: Sendable {
                 masks.append((seed, v < u ? .subtract : .add))
             }
         }
-        var total = sum
-        MaskExpansion.apply(masks, round: round, to: &total, workers: workers)
+        MaskExpansion.apply(masks, round: round, to: &sum, workers: workers)
         stage = .finished
+        let total = sum
+        sum = []
         return total
     }
 

@@ -180,9 +180,17 @@ public struct RoundConfig: Codable, Sendable, Hashable {
     /// "fedavg" or "fedadam".
     public var strategy: String
     public var serverLearningRate: Double
+    /// SecAgg+: the neighbour degree k (even) of each round's graph; nil or 0 = the complete graph.
+    /// A round of n ≤ k + 1 participants uses the complete graph.
+    public var neighbours: Int?
+    /// SecAgg+: t_k, shares needed within a neighbourhood; nil = ⌊k/2⌋ + 1.
+    public var neighbourThreshold: Int?
 
     public init(clientsPerRound: Int, minimumClients: Int, stageTimeout: Double, localSteps: Int, learningRate: Double,
-                maxSequence: Int, dp: DistributedGaussian, codec: FixedPointCodec, strategy: String, serverLearningRate: Double) {
+                maxSequence: Int, dp: DistributedGaussian, codec: FixedPointCodec, strategy: String, serverLearningRate: Double,
+                neighbours: Int? = nil, neighbourThreshold: Int? = nil) {
+        self.neighbours = neighbours
+        self.neighbourThreshold = neighbourThreshold
         self.clientsPerRound = clientsPerRound
         self.minimumClients = minimumClients
         self.stageTimeout = stageTimeout

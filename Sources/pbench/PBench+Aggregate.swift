@@ -18,6 +18,8 @@ struct AggregateBench: ParsableCommand {
     var params: Int = 2_000_000
     @Option(help: "Fraction of clients that drop out before sending their masked input.")
     var dropout: Double = 0.1
+    @Option(help: "SecAgg+ neighbours k per client (even; 0 = the complete graph).")
+    var neighbours: Int = 0
     @Option(help: "Timed repetitions of the throughput figures (the median is reported).")
     var runs: Int = 3
     @Flag(name: .customLong("skip-round"), help: "Measure the throughput figures only, not the full round.")
@@ -29,6 +31,7 @@ struct AggregateBench: ParsableCommand {
         guard clients >= 3, clients <= 1000 else { throw ValidationError("Please give --clients between 3 and 1000.") }
         guard params >= 64 else { throw ValidationError("Please give --params of 64 or more.") }
         guard dropout >= 0, dropout < 0.5 else { throw ValidationError("Please give --dropout in [0, 0.5).") }
+        guard neighbours == 0 || (neighbours >= 2 && neighbours % 2 == 0) else { throw ValidationError("Please give --neighbours 0 or an even number of at least 2.") }
         guard runs >= 1 else { throw ValidationError("Please give --runs of 1 or more.") }
     }
 
@@ -36,6 +39,13 @@ struct AggregateBench: ParsableCommand {
         var clients: Int
         var parameters: Int
         var dropout: Double
+        /// SecAgg+ degree k (0: complete graph) and the neighbourhood threshold the round used.
+        var neighbours: Int
+        var shareThreshold: Int?
+        /// The coordinator's unmasking (share reconstruction and mask removal) alone, seconds.
+        var unmaskSeconds: Double?
+        /// CPU time (all threads) of the same: on a shared machine, CPU / cores bounds the unloaded wall time.
+        var unmaskCPUSeconds: Double?
         /// Masked vectors summed mod 2^32 by the coordinator, MB of input per second.
         var maskedSumMegabytesPerSecond: Double
         /// Plain Float32 FedAvg sum, GB of input per second.
@@ -67,7 +77,7 @@ struct AggregateBench: ParsableCommand {
     func measure() async throws {
         let layout = Self.layout(params: params)
         let p = layout.length
-        var f = Figures(clients: clients, parameters: p, dropout: dropout, maskedSumMegabytesPerSecond: 0, plainSumGigabytesPerSecond: 0)
+        var f = Figures(clients: clients, parameters: p, dropout: dropout, neighbours: neighbours, maskedSumMegabytesPerSecond: 0, plainSumGigabytesPerSecond: 0)
         f.maskedSumMegabytesPerSecond = maskedSum(p)
         f.plainSumGigabytesPerSecond = plainSum(p)
         if !json {
@@ -134,7 +144,7 @@ struct AggregateBench: ParsableCommand {
         let config = RoundConfig(clientsPerRound: clients, minimumClients: minimum, stageTimeout: 3600, localSteps: 1, learningRate: 1e-3,
                                  maxSequence: 64, dp: try DistributedGaussian(clipNorm: 1, noiseMultiplier: 1, minimumClients: minimum),
                                  codec: try FixedPointCodec(range: 16, scaleBits: 16, maxSummands: max(100, clients)), strategy: "fedavg",
-                                 serverLearningRate: 1)
+                                 serverLearningRate: 1, neighbours: neighbours == 0 ? nil : neighbours)
         let settings = try CoordinatorSettings(sharedAdapter: spec, round: config, epsilonBudget: 1e9, delta: 1e-5,
                                                availabilityWindow: 1e6, sampleWait: 1e6, skewWindow: 300)
         try Coordinator.initialise(directory: dir, settings: settings)
@@ -222,9 +232,17 @@ struct AggregateBench: ParsableCommand {
             let request = try await c.unmaskRequest(round: round, for: enrolled[i])
             let m = try clientTimed(i) { try secagg[i]!.unmask(request) }
             uploadBytes[i] += try encoder.encode(m).count
+            // The last response closes the stage: its time is the server's reconstruction and unmasking.
+            let t = DispatchTime.now().uptimeNanoseconds
+            let cpu = processCPUSeconds()
             try await timed("unmasking") { try await c.submit(.unmask(m), from: enrolled[i], now: late) }
+            if i == survivors.last {
+                f.unmaskSeconds = Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+                f.unmaskCPUSeconds = processCPUSeconds() - cpu
+            }
         }
         let record = await c.lastRound
+        f.shareThreshold = record?.parameters.shareThreshold
         let perClient = survivors.map { clientSeconds[$0] }
         f.clientSecAggSeconds = median(perClient)
         f.clientMaskingSeconds = median(survivors.map { maskSeconds[$0] })
@@ -238,6 +256,9 @@ struct AggregateBench: ParsableCommand {
             for name in ["open", "advertise-keys", "share-keys", "masked-input", "consistency-check", "unmasking"] {
                 print("  coordinator " + name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %8.3f s", stage[name] ?? 0))
             }
+            let graph = neighbours == 0 ? "complete graph" : "SecAgg+ k=\(neighbours)"
+            print(String(format: "  server unmask (last response: Shamir + mask removal) %.3f s wall, %.3f s CPU; ", f.unmaskSeconds ?? 0, f.unmaskCPUSeconds ?? 0)
+                  + "\(graph), share threshold \(f.shareThreshold ?? 0)")
             print(String(format: "  per client: SecAgg %.3f s (masking %.3f s) for %d parameters; upload %.3f bytes/parameter",
                          f.clientSecAggSeconds ?? 0, f.clientMaskingSeconds ?? 0, layout.length, f.uploadBytesPerParameter ?? 0))
         }
@@ -247,6 +268,13 @@ struct AggregateBench: ParsableCommand {
 final class Box<T>: @unchecked Sendable {
     var value: T
     init(_ value: T) { self.value = value }
+}
+
+/// CPU seconds this process used so far, all threads (CLOCK_PROCESS_CPUTIME_ID).
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 @inline(never) func blackHole<T>(_ x: T) { _ = x }

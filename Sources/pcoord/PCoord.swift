@@ -62,6 +62,8 @@ extension PCoord {
         @Option(help: "Fixed-point scale bits k.") var scaleBits = 16
         @Option(help: "Seconds a poll keeps a client available for sampling.") var availability = 120.0
         @Option(help: "Seconds to wait for a full sample once the minimum is available.") var sampleWait = 30.0
+        @Option(help: "SecAgg+: neighbours k of each participant (even; 0 = the complete graph of SecAgg).") var neighbours = 0
+        @Option(help: "SecAgg+: shares needed within a neighbourhood (default ⌊k/2⌋ + 1).") var neighbourThreshold: Int?
 
         func run() async throws {
             try await reporting {
@@ -71,7 +73,8 @@ extension PCoord {
                                         localSteps: localSteps, learningRate: lr, maxSequence: maxSequence,
                                         dp: try DistributedGaussian(clipNorm: clip, noiseMultiplier: noise, minimumClients: minClients),
                                         codec: try FixedPointCodec(range: range, scaleBits: scaleBits, maxSummands: max(100, clientsPerRound)),
-                                        strategy: strategy, serverLearningRate: serverLr)
+                                        strategy: strategy, serverLearningRate: serverLr,
+                                        neighbours: neighbours == 0 ? nil : neighbours, neighbourThreshold: neighbourThreshold)
                 guard noise > 0 else { throw ValidationError("--noise must be positive: the accountant needs a noise multiplier.") }
                 let settings = try CoordinatorSettings(sharedAdapter: spec, round: round, epsilonBudget: epsilonBudget, delta: delta,
                                                        availabilityWindow: availability, sampleWait: sampleWait)

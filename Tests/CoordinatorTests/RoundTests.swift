@@ -38,6 +38,10 @@ import Testing
         #expect(await d.coordinator.epsilonSpent == manifest.privacy.epsilonSpent)
         let summary = try await d.coordinator.summary(round: round)
         #expect(summary.stage == .completed && summary.included == 4 && summary.sampled == 4)
+        // The final round's masked inputs are pruned with its completion; the small messages stay.
+        let kept = try d.coordinator.store.messages(round: round)
+        #expect(!kept.contains { $0.stage == .maskedInput })
+        #expect(kept.contains { $0.stage == .consistencyCheck })
     }
 
     @Test func dropoutsAfterMaskedInputStillCountAndEarlierOnesAreExcluded() async throws {
@@ -55,6 +59,8 @@ import Testing
         d.advance(31)
         try await d.coordinator.tick(now: at(d.now))
         #expect(await d.coordinator.openRound?.stage == .consistencyCheck)
+        // While the round is open its masked inputs are stored (a restart replays them).
+        #expect(try d.coordinator.store.messages(round: round).filter { $0.stage == .maskedInput }.count == 4)
         // s[1] drops after its masked input: its input still counts.
         try await d.consistency(round, except: [s[0], s[1]])
         d.advance(31)
@@ -66,6 +72,40 @@ import Testing
         #expect(record.included == 4)
         let new = try #require(await d.coordinator.currentVector)
         #expect(maxDifference(new, d.expected(old: old, included: Array(s.dropFirst()))) < 1e-6)
+    }
+
+    /// `pcoord init --neighbours 4`: a 10-client round masks and shares over a seeded 4-regular
+    /// graph (t_k = 3) while the round's minimum stays 6; two clients vanish before their masked
+    /// input and the survivors' exact mean is published.
+    @Test func secAggPlusRoundWithDropouts() async throws {
+        let dir = try await makeCoordinatorDirectory("plus", settings: testSettings(clients: 10, minimum: 6, timeout: 30, neighbours: 4))
+        defer { cleanup(dir) }
+        let d = try await RoundDriver(dir: dir, clients: 10)
+        let old = try #require(await d.coordinator.currentVector)
+        let round = try await d.open()
+        let graph = try #require(await d.coordinator.openRound?.parameters.graph)
+        #expect(graph.degree == 4 && graph.threshold == 3)
+        let s = d.sampled
+        try await d.advertise(round)
+        try await d.shareKeys(round)
+        let shares = try await d.coordinator.shares(round: round, for: d.clients[s[2]].client)
+        #expect(shares.shares.count == 4)
+        try await d.maskedInput(round, except: [s[0], s[5]])
+        d.advance(31)
+        try await d.coordinator.tick(now: at(d.now))
+        try await d.consistency(round, except: [s[0], s[5]])
+        try await d.unmask(round, except: [s[0], s[5]])
+        let record = try #require(await d.coordinator.lastRound)
+        #expect(record.stage == .completed)
+        #expect(record.included == 8)
+        let new = try #require(await d.coordinator.currentVector)
+        #expect(maxDifference(new, d.expected(old: old, included: s.filter { $0 != s[0] && $0 != s[5] })) < 1e-6)
+    }
+
+    @Test func neighbourSettingsAreChecked() throws {
+        #expect(throws: CoordinatorError.self) { try testSettings(clients: 10, minimum: 6, neighbours: 3) }
+        #expect(throws: CoordinatorError.self) { try testSettings(clients: 10, minimum: 6, neighbours: -2) }
+        #expect(try testSettings(clients: 10, minimum: 6, neighbours: 0).round.neighbours == 0)
     }
 
     @Test func stageDeadlineWithTooFewMessagesAborts() async throws {

@@ -56,6 +56,15 @@ import Testing
             let garbage = try await wire.send(.post, "/v1/enroll", body: Data("{".utf8))
             #expect(garbage.status == 400 && garbage.code == "malformed_body")
             #expect(try coordinator.store.clients().count == 2)
+            // A rejoin (`pclient join --rejoin`): the same identity with a fresh token keeps its
+            // enrollment and consumes the token; without a valid token it is refused as before.
+            let rejoinToken = try await coordinator.createEnrollmentToken(name: nil, validFor: 3600, now: Date())
+            let rejoin = try await wire.send(.post, "/v1/enroll", body: wire.json(EnrollRequest(token: rejoinToken, identity: identity, name: "a")))
+            #expect(rejoin.status == 200)
+            #expect(try rejoin.decode(EnrollResponse.self).clientID == response.clientID)
+            #expect(try coordinator.store.clients().count == 2)
+            let reused = try await wire.send(.post, "/v1/enroll", body: wire.json(EnrollRequest(token: rejoinToken, identity: identity)))
+            #expect(reused.status == 403 && reused.code == "token_used")
         }
     }
 

@@ -33,11 +33,12 @@ func writeTinyGGUF(to path: String, blocks: UInt32 = 2, embedding: UInt32 = 8, h
 }
 
 func testSettings(clients: Int = 4, minimum: Int = 3, timeout: Double = 60, strategy: String = "fedavg",
-                  budget: Double = 1000, noise: Double = 0.5) throws -> CoordinatorSettings {
+                  budget: Double = 1000, noise: Double = 0.5, neighbours: Int? = nil) throws -> CoordinatorSettings {
     let spec = try SharedAdapterSpec(rank: 2, alpha: 4, targets: ["q", "v"], seed: 7)
     let round = RoundConfig(clientsPerRound: clients, minimumClients: minimum, stageTimeout: timeout, localSteps: 1, learningRate: 1e-3,
                             maxSequence: 64, dp: try DistributedGaussian(clipNorm: 1, noiseMultiplier: noise, minimumClients: minimum),
-                            codec: try FixedPointCodec(range: 16, scaleBits: 16, maxSummands: 100), strategy: strategy, serverLearningRate: 1)
+                            codec: try FixedPointCodec(range: 16, scaleBits: 16, maxSummands: 100), strategy: strategy, serverLearningRate: 1,
+                            neighbours: neighbours)
     return try CoordinatorSettings(sharedAdapter: spec, round: round, epsilonBudget: budget, delta: 1e-5,
                                    availabilityWindow: 120, sampleWait: 10, skewWindow: 300)
 }

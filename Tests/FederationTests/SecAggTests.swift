@@ -47,6 +47,39 @@ import Seal
         #expect(outcome.sum == plainSum(cs, of: alive))
     }
 
+    /// SecAgg+ as the coordinator runs it: the round's minimum (t = 14) is larger than a
+    /// neighbourhood (k + 1 = 7), shares are rebuilt with t_k = 4 from neighbours only, and a
+    /// survivor's response carries shares of its neighbours and nobody else.
+    @Test func secAggPlusGlobalMinimumAboveNeighbourhoodSize() throws {
+        let cs = clients(20, length: 70_000, scenario: "plus.big")
+        let graph = try NeighbourGraph(degree: 6, seed: seed("plus.big.graph"))
+        #expect(graph.threshold == 4)
+        let p = SecAggParameters(round: 5, threshold: 14, vectorLength: 70_000, graph: graph)
+        #expect(p.shareThreshold == 4)
+        let outcome = try runRound(parameters: p, clients: cs, dropBefore: [2: [4, 9, 17], 4: [12]])
+        let alive = (1...20).map(ParticipantID.init).filter { ![4, 9, 17].contains($0) }
+        #expect(outcome.included == alive)
+        #expect(outcome.sum == plainSum(cs, of: alive))
+        let everyone = (1...20).map(ParticipantID.init)
+        let adjacency = graph.adjacency(among: everyone)
+        for (sender, r) in outcome.responses {
+            let holders = Set(adjacency[sender]! + [sender])
+            #expect(Set(r.selfMaskShares.map(\.owner) + r.keyShares.map(\.owner)).isSubset(of: holders))
+            #expect(adjacency[sender]!.count == 6)
+        }
+        for u in everyone { #expect(adjacency[u] == graph.neighbourList(of: u, among: everyone)) }
+    }
+
+    @Test func neighbourGraphThresholdIsCheckedWhenDecoded() throws {
+        #expect(throws: FederationError.self) { try NeighbourGraph(degree: 4, seed: seed("g"), threshold: 6) }
+        #expect(throws: FederationError.self) { try NeighbourGraph(degree: 5, seed: seed("g")) }
+        let good = try NeighbourGraph(degree: 4, seed: seed("g"), threshold: 5)
+        var json = String(decoding: try JSONEncoder().encode(good), as: UTF8.self)
+        #expect(try JSONDecoder().decode(NeighbourGraph.self, from: Data(json.utf8)) == good)
+        json = json.replacingOccurrences(of: "\"threshold\":5", with: "\"threshold\":1")
+        #expect(throws: FederationError.self) { try JSONDecoder().decode(NeighbourGraph.self, from: Data(json.utf8)) }
+    }
+
     @Test func tooFewSurvivorsAbort() throws {
         let cs = clients(4, length: 4, scenario: "few")
         #expect { try runRound(parameters: SecAggParameters(round: 1, threshold: 3, vectorLength: 4), clients: cs, dropBefore: [2: [1, 2]]) }

@@ -96,7 +96,7 @@ func runRound(parameters: SecAggParameters, clients: [ClientSetup], dropBefore: 
         outcome.responses[s.sender] = response
         try server.receive(response)
     }
-    outcome.sum = try server.finish()
+    outcome.sum = try server.finish(workers: 2)
     return outcome
 }
 

@@ -99,7 +99,8 @@ final class CoordinatorProcess {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["serve", "--dir", directory, "--listen", "127.0.0.1:\(port)", "--log-level", "warning"]
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        // Appended across restarts, so a crash's output stays readable.
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         p.standardOutput = log
