@@ -177,8 +177,10 @@ public final class FederatedParticipant {
             throw Dropout(reason: "the local update has \(update.count) values, the round \(parameters.vectorLength)")
         }
         let norm = DistributedGaussian.clip(&update, to: manifest.round.dp.clipNorm)
-        manifest.round.dp.privatize(&update, using: &rng)
-        let words = try manifest.round.codec.encode(update, using: &rng)
+        // Millions of secret draws (noise, stochastic rounding): a ChaCha20 stream keyed from the OS.
+        var bulk = ChaChaRandom.keyedFromSystem()
+        manifest.round.dp.privatize(&update, using: &bulk)
+        let words = try manifest.round.codec.encode(update, using: &bulk)
         let masked = try client.maskedInput(shares: shares, input: words)
         outcome.bytesSent = masked.words.count
         try send("sending the masked update") { _ = try api.maskedInput(masked) }

@@ -18,10 +18,13 @@ enum SodiumInit {
 /// Secrets in production come from `SodiumRandom`; this one is for tests, vectors and for the
 /// non-secret randomness that must be replayable (stochastic rounding in a vector, a graph seed).
 public struct ChaChaRandom: RandomNumberGenerator, Sendable {
+    /// 64-byte ChaCha20 blocks generated per refill (the stream is the same whatever this is).
+    private static let blocksPerRefill = 16
+    private static let wordsPerRefill = blocksPerRefill * 8
     private let key: [UInt8]
-    private var block = [UInt64](repeating: 0, count: 8)
+    private var buffer = [UInt64](repeating: 0, count: ChaChaRandom.wordsPerRefill)
     private var blockIndex: UInt32 = 0
-    private var position = 8
+    private var position = ChaChaRandom.wordsPerRefill
 
     public init(seed: [UInt8]) {
         precondition(seed.count == 32, "ChaChaRandom needs a 32-byte seed")
@@ -29,22 +32,33 @@ public struct ChaChaRandom: RandomNumberGenerator, Sendable {
         key = seed
     }
 
+    /// A generator keyed with 32 bytes from the operating system (`randombytes_buf`): a CSPRNG for bulk
+    /// secret draws (DP noise, stochastic rounding of millions of coordinates) at the speed of ChaCha20
+    /// rather than one `getrandom` system call per word as `SodiumRandom` makes. Copies of one instance
+    /// repeat each other's draws: create one per use and pass it `inout`.
+    public static func keyedFromSystem() -> ChaChaRandom {
+        var system = SodiumRandom()
+        return ChaChaRandom(seed: system.bytes(count: 32))
+    }
+
     public mutating func next() -> UInt64 {
-        if position == 8 { refill() }
+        if position == Self.wordsPerRefill { refill() }
         defer { position += 1 }
-        return UInt64(littleEndian: block[position])
+        return UInt64(littleEndian: buffer[position])
     }
 
     private mutating func refill() {
+        precondition(blockIndex <= UInt32.max - UInt32(Self.blocksPerRefill), "ChaChaRandom exhausted its 256 GiB stream")
         let nonce = [UInt8](repeating: 0, count: 12)
-        let zeros = [UInt8](repeating: 0, count: 64)
         let counter = blockIndex
-        block.withUnsafeMutableBytes { out in
-            _ = crypto_stream_chacha20_ietf_xor_ic(out.baseAddress!.assumingMemoryBound(to: UInt8.self), zeros, 64,
-                                                   nonce, counter, key)
+        let key = self.key
+        buffer.withUnsafeMutableBytes { out in
+            // Consecutive blocks from `counter` on: the keystream itself (the XOR of zero bytes).
+            memset(out.baseAddress!, 0, out.count)
+            let bytes = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            _ = crypto_stream_chacha20_ietf_xor_ic(bytes, bytes, UInt64(out.count), nonce, counter, key)
         }
-        precondition(blockIndex < UInt32.max, "ChaChaRandom exhausted its 256 GiB stream")
-        blockIndex += 1
+        blockIndex += UInt32(Self.blocksPerRefill)
         position = 0
     }
 }
