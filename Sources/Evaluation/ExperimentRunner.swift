@@ -18,7 +18,7 @@ public enum PersonalizationMethod: String, Sendable, CaseIterable, Codable {
     case fed
 
     /// Whether the method puts retrieved profile items in the prompt (and so uses `k`).
-    public var retrieves: Bool { [.rag, .oppuRag, .malp].contains(self) }
+    public var retrieves: Bool { [.rag, .oppuRag, .malp, .fed].contains(self) }
 }
 
 /// How a run answers: the same for every user of the run.

@@ -24,7 +24,7 @@ public enum ReportChart {
         let order = PersonalizationMethod.allCases
         for i in panels.indices { panels[i].bars.sort { (order.firstIndex(of: $0.method) ?? 0) < (order.firstIndex(of: $1.method) ?? 0) } }
 
-        let panelWidth = 360.0, panelHeight = 260.0, top = 70.0, left = 50.0, gap = 40.0
+        let panelWidth = 420.0, panelHeight = 260.0, top = 84.0, left = 50.0, gap = 50.0
         let width = left + Double(max(1, panels.count)) * (panelWidth + gap)
         let height = top + panelHeight + 90
         var out = """
@@ -38,13 +38,14 @@ public enum ReportChart {
             let higher = LaMPTask.higherIsBetter(panel.metric)
             let maxValue = panel.bars.map(\.value).max() ?? 0
             let axisMax = higher ? 1.0 : max(1, (maxValue * 1.15).rounded(.up))
-            out += "<text x=\"\(f(x0))\" y=\"\(f(top - 14))\" font-size=\"13\">\(escape(panel.label)): \(escape(panel.metric))\(higher ? " (higher is better)" : " (lower is better)")</text>\n"
+            out += "<text x=\"\(f(x0))\" y=\"\(f(top - 26))\" font-size=\"13\">\(escape(panel.label))</text>\n"
+            out += "<text x=\"\(f(x0))\" y=\"\(f(top - 10))\" font-size=\"12\" fill=\"#444\">\(escape(panel.metric))\(higher ? " (higher is better)" : " (lower is better)")</text>\n"
             // Axis and grid.
             for tick in 0...4 {
                 let v = axisMax * Double(tick) / 4
                 let y = top + panelHeight - panelHeight * v / axisMax
                 out += "<line x1=\"\(f(x0))\" y1=\"\(f(y))\" x2=\"\(f(x0 + panelWidth))\" y2=\"\(f(y))\" stroke=\"#e0e0e0\"/>\n"
-                out += "<text x=\"\(f(x0 - 6))\" y=\"\(f(y + 4))\" font-size=\"10\" text-anchor=\"end\">\(String(format: "%.2g", v))</text>\n"
+                out += "<text x=\"\(f(x0 - 6))\" y=\"\(f(y + 4))\" font-size=\"10\" text-anchor=\"end\">\(String(format: "%.2f", v))</text>\n"
             }
             let slot = panelWidth / Double(max(1, panel.bars.count))
             for (b, bar) in panel.bars.enumerated() {
