@@ -39,6 +39,9 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
         ),
 
+        // ChaCha20 mask expansion for secure aggregation (Federation), with the same dispatch.
+        .target(name: "CMask", cSettings: [.unsafeFlags(["-O3"])]),
+
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: swiftSettings),
         .target(name: "GGUF", dependencies: ["Tensor"], swiftSettings: swiftSettings),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
@@ -47,7 +50,7 @@ let package = Package(
         .target(name: "Seal", dependencies: ["CSodium"], swiftSettings: swiftSettings),
         .target(name: "Memory", dependencies: ["Seal", "Tensor", "CKernels", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         // Pure: no I/O. Both pclient and pcoord use it; it never imports model or memory code.
-        .target(name: "Federation", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
+        .target(name: "Federation", dependencies: ["Seal", "CSodium", "CMask"], swiftSettings: swiftSettings),
         .target(
             name: "Client",
             dependencies: ["Seal", "Memory", "LLM", "Tuning", "Tokenizer", "Federation", "CCurl",
@@ -110,7 +113,7 @@ let package = Package(
         ),
         .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal", "CKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "LLM", "Tensor", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
-        .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal"], swiftSettings: swiftSettings),
+        .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal", "CMask", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Tensor", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["Client", "CoordinatorCore", "Federation", "Seal", "GGUF", "LLM", "Tuning"], swiftSettings: swiftSettings),
     ],

@@ -145,6 +145,7 @@ public final class FederatedParticipant {
         var identities: [ParticipantID: IdentityPublicKeys] = [:]
         for e in entries { identities[e.id] = e.identity }
         var client = try SecAggClient(parameters: parameters, id: me, identity: identity, identities: identities)
+        client.maskingWorkers = ProcessInfo.processInfo.activeProcessorCount
         var rng = SodiumRandom()
         log("round \(round): sampled as participant \(me) of \(entries.count)")
 

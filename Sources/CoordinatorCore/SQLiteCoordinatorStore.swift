@@ -6,12 +6,22 @@ import Seal
 /// `CoordinatorStore` on one SQLite file (WAL) through GRDB. Small records are JSON columns; the
 /// columns that are queried or constrained (token hashes, client ids, nonces, round numbers, the
 /// uniqueness of one message per participant and stage) are real columns.
+///
+/// The payloads of masked inputs (4 bytes per parameter, pruned when their round ends) live in
+/// files of `messageDirectory` named in their row, not in the database: each is written to a
+/// temporary file, fsynced and renamed before the transaction that records it commits, and
+/// unlinked after the transaction that prunes it commits. Files that no row names (left by a
+/// crash between the two) are removed when the store opens.
 public final class SQLiteCoordinatorStore: CoordinatorStore {
     private let pool: DatabasePool
     public let path: String
+    /// `<database folder>/messages`.
+    public let messageDirectory: String
+    private let cleanup = DispatchQueue(label: "pcoord.store.cleanup")
 
     public init(path: String) throws {
         self.path = path
+        messageDirectory = (path as NSString).deletingLastPathComponent + "/messages"
         if !FileManager.default.fileExists(atPath: path) {
             _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
@@ -20,9 +30,21 @@ public final class SQLiteCoordinatorStore: CoordinatorStore {
             config.busyMode = .timeout(5)
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(pool)
+            try FileManager.default.createDirectory(atPath: messageDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw CoordinatorError(.storage, "Cannot open the coordinator database at \(path): \(error).",
                                    remedy: "Check that the directory is writable and the file is not damaged; restore it from a backup otherwise.", cause: error)
+        }
+        try removeUnreferencedMessageFiles()
+    }
+
+    /// Deletes files in `messageDirectory` that no stored message names (temporary files of an
+    /// interrupted write, or payloads of a prune whose unlinks a crash cut short).
+    private func removeUnreferencedMessageFiles() throws {
+        let referenced = Set(try read { db in try String.fetchAll(db, sql: "SELECT payload_file FROM round_messages WHERE payload_file IS NOT NULL") })
+        let present = (try? FileManager.default.contentsOfDirectory(atPath: messageDirectory)) ?? []
+        for name in present where !referenced.contains(name) {
+            unlink(messageDirectory + "/" + name)
         }
     }
 
@@ -52,6 +74,13 @@ public final class SQLiteCoordinatorStore: CoordinatorStore {
                     sequence INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL REFERENCES rounds (round),
                     stage TEXT NOT NULL, participant INTEGER NOT NULL, payload BLOB NOT NULL, received_at REAL NOT NULL,
                     UNIQUE (round, stage, participant));
+                """)
+        }
+        m.registerMigration("v2-message-files") { db in
+            // A payload in a file of messageDirectory: `payload` is empty, the file's name and size are here.
+            try db.execute(sql: """
+                ALTER TABLE round_messages ADD COLUMN payload_file TEXT;
+                ALTER TABLE round_messages ADD COLUMN payload_size INTEGER;
                 """)
         }
         return m
@@ -100,32 +129,66 @@ public final class SQLiteCoordinatorStore: CoordinatorStore {
     }
 
     public func apply(_ changes: [StoreChange]) throws {
-        try write { db in
-            for change in changes {
-                switch change {
-                case .saveState(let s):
-                    try db.execute(sql: "INSERT OR REPLACE INTO state (id, json) VALUES (1, ?)", arguments: [Self.encode(s)])
-                case .saveRound(let r):
-                    try db.execute(sql: "INSERT OR REPLACE INTO rounds (round, stage, json) VALUES (?, ?, ?)",
-                                   arguments: [Int64(bitPattern: r.round), r.stage.rawValue, Self.encode(r)])
-                case .appendMessage(let round, let stage, let participant, let payload, let at):
-                    try db.execute(sql: """
-                        INSERT INTO round_messages (round, stage, participant, payload, received_at) VALUES (?, ?, ?, ?, ?)
-                        """, arguments: [Int64(bitPattern: round), stage.rawValue, Int(participant), payload, at.timeIntervalSince1970])
-                case .addAdapterVersion(let v):
-                    try db.execute(sql: "INSERT INTO adapter_versions (version, sha256, size, created_at, round) VALUES (?, ?, ?, ?, ?)",
-                                   arguments: [v.version, v.blob.sha256, v.blob.size, v.createdAt.timeIntervalSince1970,
-                                               v.round.map { Int64(bitPattern: $0) }])
-                case .pruneMessages(let round, let stage):
-                    try db.execute(sql: "DELETE FROM round_messages WHERE round = ? AND stage = ?",
-                                   arguments: [Int64(bitPattern: round), stage.rawValue])
-                case .addBlob(let b, let kind, let at):
-                    try db.execute(sql: "INSERT OR IGNORE INTO blobs (sha256, size, kind, created_at) VALUES (?, ?, ?, ?)",
-                                   arguments: [b.sha256, b.size, kind, at.timeIntervalSince1970])
+        // Large payloads go to their files first, so a committed row always names a whole file.
+        var spilled: [Int: String] = [:]
+        do {
+            for (i, change) in changes.enumerated() {
+                guard case .appendMessage(let round, let stage, let participant, let payload, _) = change, stage == .maskedInput else { continue }
+                let name = "r\(round)-\(stage.rawValue)-p\(participant)-" + Hex.encode(SecureRandom.bytes(count: 6))
+                try AtomicFile.write(payload, to: messageDirectory + "/" + name)
+                spilled[i] = name
+            }
+        } catch {
+            for name in spilled.values { unlink(messageDirectory + "/" + name) }
+            throw CoordinatorError(.storage, "Cannot store a message payload in \(messageDirectory): \(error).",
+                                   remedy: "Check free disk space and the folder's permissions.", cause: error)
+        }
+        var pruned: [String] = []
+        do {
+            try write { db in
+                for (i, change) in changes.enumerated() {
+                    switch change {
+                    case .saveState(let s):
+                        try db.execute(sql: "INSERT OR REPLACE INTO state (id, json) VALUES (1, ?)", arguments: [Self.encode(s)])
+                    case .saveRound(let r):
+                        try db.execute(sql: "INSERT OR REPLACE INTO rounds (round, stage, json) VALUES (?, ?, ?)",
+                                       arguments: [Int64(bitPattern: r.round), r.stage.rawValue, Self.encode(r)])
+                    case .appendMessage(let round, let stage, let participant, let payload, let at):
+                        let file = spilled[i]
+                        try db.execute(sql: """
+                            INSERT INTO round_messages (round, stage, participant, payload, received_at, payload_file, payload_size)
+                            VALUES (?, ?, ?, ?, ?, ?, ?)
+                            """, arguments: [Int64(bitPattern: round), stage.rawValue, Int(participant), file == nil ? payload : Data(),
+                                             at.timeIntervalSince1970, file, payload.count])
+                    case .addAdapterVersion(let v):
+                        try db.execute(sql: "INSERT INTO adapter_versions (version, sha256, size, created_at, round) VALUES (?, ?, ?, ?, ?)",
+                                       arguments: [v.version, v.blob.sha256, v.blob.size, v.createdAt.timeIntervalSince1970,
+                                                   v.round.map { Int64(bitPattern: $0) }])
+                    case .pruneMessages(let round, let stage):
+                        let arguments: StatementArguments = [Int64(bitPattern: round), stage.rawValue]
+                        pruned += try String.fetchAll(db, sql: "SELECT payload_file FROM round_messages WHERE round = ? AND stage = ? AND payload_file IS NOT NULL",
+                                                      arguments: arguments)
+                        try db.execute(sql: "DELETE FROM round_messages WHERE round = ? AND stage = ?", arguments: arguments)
+                    case .addBlob(let b, let kind, let at):
+                        try db.execute(sql: "INSERT OR IGNORE INTO blobs (sha256, size, kind, created_at) VALUES (?, ?, ?, ?)",
+                                       arguments: [b.sha256, b.size, kind, at.timeIntervalSince1970])
+                    }
                 }
             }
+        } catch {
+            for name in spilled.values { unlink(messageDirectory + "/" + name) }
+            throw error
+        }
+        // After the commit, off the caller's path (freeing 8 MB files takes about a millisecond
+        // each): a crash before these unlinks leaves files no row names, removed at the next open.
+        if !pruned.isEmpty {
+            let directory = messageDirectory, names = pruned
+            cleanup.async { for name in names { unlink(directory + "/" + name) } }
         }
     }
+
+    /// Waits until the payload files of every prune so far are unlinked.
+    public func waitForCleanup() { cleanup.sync {} }
 
     // MARK: Enrollment and clients
 
@@ -228,8 +291,17 @@ public final class SQLiteCoordinatorStore: CoordinatorStore {
                 guard let stage = RoundStage(rawValue: row["stage"]) else {
                     throw CoordinatorError(.storage, "A stored message has an unknown stage.", remedy: "The database was written by a newer pcoord; upgrade.")
                 }
+                var payload: Data = row["payload"]
+                if let file = row["payload_file"] as String? {
+                    let size: Int = row["payload_size"]
+                    guard let bytes = FileManager.default.contents(atPath: messageDirectory + "/" + file), bytes.count == size else {
+                        throw CoordinatorError(.storage, "The stored payload \(messageDirectory)/\(file) of round \(round) is missing or not \(size) bytes.",
+                                               remedy: "Restore the coordinator directory from a backup, or abort the round by starting a fresh directory.")
+                    }
+                    payload = bytes
+                }
                 return StoredMessage(round: round, sequence: row["sequence"], stage: stage,
-                                     participant: ParticipantID(truncatingIfNeeded: row["participant"] as Int), payload: row["payload"])
+                                     participant: ParticipantID(truncatingIfNeeded: row["participant"] as Int), payload: payload)
             }
         }
     }

@@ -1,6 +1,8 @@
 public import Seal
 internal import CSodium
 internal import Dispatch
+internal import Foundation
+internal import CMask
 
 /// X25519 (`crypto_scalarmult`), used for the two per-round key pairs of SecAgg.
 public enum X25519 {
@@ -104,42 +106,34 @@ public enum MaskExpansion {
 
     /// vector ← vector ± mask_1 ± mask_2 … (mod 2^32), chunk-major: each chunk of the vector
     /// stays in cache while every mask's keystream for that chunk is added, and chunks are spread
-    /// over `workers` threads (the per-chunk nonces make them independent).
+    /// over `workers` threads (the per-chunk nonces make them independent). The keystream is
+    /// folded into the vector as it is made (`cmask_chacha20_accumulate`: AVX-512, AVX2 or
+    /// portable C, picked at run time), never stored.
     public static func apply(_ masks: [(seed: SecretBytes, sign: Sign)], round: UInt64, to vector: inout [UInt32], workers: Int) {
         precondition(masks.allSatisfy { $0.seed.count == 32 }, "mask seeds are 32 bytes")
-        SodiumInit.ensure()
         let total = vector.count
         guard total > 0, !masks.isEmpty else { return }
         let chunkCount = (total + chunkWords - 1) / chunkWords
         let threads = Swift.max(1, Swift.min(workers, chunkCount))
         vector.withUnsafeMutableBufferPointer { acc in
             let shared = SharedBuffer(pointer: acc)
-            let work: @Sendable (Int) -> Void = { worker in
-                let scratch = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: Swift.min(chunkWords, total))
-                defer { scratch.deallocate() }
+            let next = ChunkCounter()
+            let work: @Sendable (Int) -> Void = { _ in
                 var nonce = [UInt8](repeating: 0, count: 12)
-                var chunk = worker
-                while chunk < chunkCount {
+                withUnsafeBytes(of: round.littleEndian) { for j in 0..<8 { nonce[j] = $0[j] } }
+                while true {
+                    let chunk = next.take()
+                    guard chunk < chunkCount else { return }
                     let start = chunk * chunkWords
                     let n = Swift.min(chunkWords, total - start)
-                    withUnsafeBytes(of: round.littleEndian) { for j in 0..<8 { nonce[j] = $0[j] } }
                     withUnsafeBytes(of: UInt32(chunk).littleEndian) { for j in 0..<4 { nonce[8 + j] = $0[j] } }
-                    let part = UnsafeMutableBufferPointer(rebasing: shared.pointer[start..<start + n])
-                    let mask = UnsafeBufferPointer(rebasing: scratch[0..<n])
+                    let part = shared.pointer.baseAddress! + start
                     for (seed, sign) in masks {
                         seed.withUnsafeBytes { key in
-                            _ = crypto_stream_chacha20_ietf(UnsafeMutableRawPointer(scratch.baseAddress!).assumingMemoryBound(to: UInt8.self),
-                                                            UInt64(n * 4), nonce, key.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                        }
-                        #if _endian(big)
-                        for j in 0..<n { scratch[j] = UInt32(littleEndian: scratch[j]) }
-                        #endif
-                        switch sign {
-                        case .add: RingVector.addWords(mask, into: part)
-                        case .subtract: RingVector.subtractWords(mask, from: part)
+                            cmask_chacha20_accumulate(part, n, key.baseAddress!.assumingMemoryBound(to: UInt8.self), nonce, 0,
+                                                      sign == .subtract ? 1 : 0)
                         }
                     }
-                    chunk += threads
                 }
             }
             if threads == 1 {
@@ -148,6 +142,20 @@ public enum MaskExpansion {
                 DispatchQueue.concurrentPerform(iterations: threads, execute: work)
             }
         }
+    }
+
+    /// The mask kernel this CPU runs ("avx512", "avx2" or "portable").
+    public static var kernelName: String { String(cString: cmask_kernel_name()) }
+}
+
+/// Hands out chunk numbers to worker threads, each once.
+private final class ChunkCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func take() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        value += 1
+        return value - 1
     }
 }
 

@@ -15,6 +15,8 @@ public struct SecAggClient: Sendable {
     public let parameters: SecAggParameters
     public let id: ParticipantID
     public private(set) var stage: Stage = .created
+    /// Threads that expand the masks of the masked input (the result does not depend on it).
+    public var maskingWorkers = 1
 
     private let identity: Identity
     private let identities: [ParticipantID: IdentityPublicKeys]
@@ -170,12 +172,12 @@ public struct SecAggClient: Sendable {
         }
         received = opened
 
-        var y = input
-        MaskExpansion.apply(seed: selfMaskSeed!, round: round, sign: .add, to: &y)
+        var masks: [(seed: SecretBytes, sign: MaskExpansion.Sign)] = [(selfMaskSeed!, .add)]
         for v in opened.keys.sorted() {
-            let seed = try pairSeed(with: v)
-            MaskExpansion.apply(seed: seed, round: round, sign: id < v ? .add : .subtract, to: &y)
+            masks.append((try pairSeed(with: v), id < v ? .add : .subtract))
         }
+        var y = input
+        MaskExpansion.apply(masks, round: round, to: &y, workers: maskingWorkers)
         stage = .sentMaskedInput
         return MaskedInput(round: round, sender: id, vector: y)
     }

@@ -45,6 +45,48 @@ import Testing
         #expect(!kept.contains { $0.stage == .maskedInput })
     }
 
+    /// Masked inputs live in files beside the database: replayed from them after a restart,
+    /// unlinked when the round ends; stray files are swept at open, and a missing one is a clear
+    /// storage error rather than a wrong sum.
+    @Test func maskedInputsLiveInFilesThatArePrunedAndChecked() async throws {
+        let dir = try await makeCoordinatorDirectory("files", settings: testSettings(clients: 3, minimum: 2))
+        defer { cleanup(dir) }
+        let d = try await RoundDriver(dir: dir, clients: 3)
+        let old = try #require(await d.coordinator.currentVector)
+        let messages = dir + "/messages"
+        func files() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: messages)) ?? []).sorted() }
+        let round = try await d.open()
+        try await d.advertise(round)
+        try await d.shareKeys(round)
+        try await d.maskedInput(round)
+        #expect(files().count == 3)
+        // A crash between a payload's write and its transaction, and a stray temporary file.
+        let strays = [messages + "/r\(round)-masked-input-p9-0123456789ab", messages + "/x.tmp-00"]
+        for path in strays { #expect(FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))) }
+        try d.reopen()
+        #expect(files().count == 3)
+        let stored = try d.coordinator.store.messages(round: round).filter { $0.stage == .maskedInput }
+        #expect(stored.count == 3 && stored.allSatisfy { $0.payload.count == 4 * old.count })
+
+        // A payload file that vanished: the open round cannot be rebuilt, and the error says which file.
+        let victim = try #require(files().first)
+        let saved = try Data(contentsOf: URL(fileURLWithPath: messages + "/" + victim))
+        try FileManager.default.removeItem(atPath: messages + "/" + victim)
+        #expect { try Coordinator(directory: dir) } throws: { error in
+            guard let e = error as? CoordinatorError else { return false }
+            return e.code == .storage && e.message.contains(victim)
+        }
+        try saved.write(to: URL(fileURLWithPath: messages + "/" + victim))
+        try d.reopen()
+
+        try await d.consistency(round)
+        try await d.unmask(round)
+        #expect(await d.coordinator.lastRound?.stage == .completed)
+        #expect(maxDifference(try #require(await d.coordinator.currentVector), d.expected(old: old, included: d.sampled)) < 1e-6)
+        (d.coordinator.store as? SQLiteCoordinatorStore)?.waitForCleanup()
+        #expect(files().isEmpty)
+    }
+
     @Test func aMessageRepeatedAfterARestartIsNotCountedTwice() async throws {
         let dir = try await makeCoordinatorDirectory("twice", settings: testSettings(clients: 3, minimum: 2))
         defer { cleanup(dir) }
