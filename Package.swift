@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -47,7 +48,7 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
         .target(name: "LLM", dependencies: ["Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
         .target(name: "Tuning", dependencies: ["LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
-        .target(name: "Seal", dependencies: ["CSodium"], swiftSettings: swiftSettings),
+        .target(name: "Seal", dependencies: ["CSodium", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "Memory", dependencies: ["Seal", "Tensor", "CKernels", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         // Pure: no I/O. Both pclient and pcoord use it; it never imports model or memory code.
         .target(name: "Federation", dependencies: ["Seal", "CSodium", "CMask"], swiftSettings: swiftSettings),
@@ -102,7 +103,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
-        .testTarget(name: "SealTests", dependencies: ["Seal"], swiftSettings: swiftSettings),
+        .testTarget(name: "SealTests", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Memory", "Seal", "Federation", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Client", "Memory", "Seal", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(
