@@ -1,4 +1,5 @@
 internal import CSodium
+internal import CMask
 internal import Foundation
 
 /// libsodium must be initialised before use; `sodium_init` is idempotent and a static `let` runs once.
@@ -12,7 +13,8 @@ enum SodiumInit {
 }
 
 /// A deterministic generator for reproducible runs and test vectors: the ChaCha20-IETF keystream
-/// (`crypto_stream_chacha20_ietf`, key = the 32-byte seed, nonce = 12 zero bytes) read as
+/// (`crypto_stream_chacha20_ietf`, key = the 32-byte seed, nonce = 12 zero bytes; computed by the
+/// CMask kernels, which MaskKernelTests holds to libsodium's) read as
 /// consecutive little-endian UInt64 words. Other implementations reproduce it exactly.
 ///
 /// Secrets in production come from `SodiumRandom`; this one is for tests, vectors and for the
@@ -53,10 +55,14 @@ public struct ChaChaRandom: RandomNumberGenerator, Sendable {
         let counter = blockIndex
         let key = self.key
         buffer.withUnsafeMutableBytes { out in
-            // Consecutive blocks from `counter` on: the keystream itself (the XOR of zero bytes).
+            // Consecutive blocks from `counter` on: the keystream itself, added to zero words
+            // (the mask kernel; one refill is one 16-block batch of its AVX-512 path).
             memset(out.baseAddress!, 0, out.count)
-            let bytes = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            _ = crypto_stream_chacha20_ietf_xor_ic(bytes, bytes, UInt64(out.count), nonce, counter, key)
+            let words = out.baseAddress!.assumingMemoryBound(to: UInt32.self)
+            cmask_chacha20_accumulate(words, out.count / 4, key, nonce, counter, 0)
+            #if _endian(big)
+            for i in 0..<out.count / 4 { words[i] = words[i].littleEndian }
+            #endif
         }
         blockIndex += UInt32(Self.blocksPerRefill)
         position = 0
