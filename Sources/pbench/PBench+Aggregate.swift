@@ -50,6 +50,10 @@ struct AggregateBench: ParsableCommand {
         var maskedSumMegabytesPerSecond: Double
         /// Plain Float32 FedAvg sum, GB of input per second.
         var plainSumGigabytesPerSecond: Double
+        /// Mask removal alone (`MaskExpansion.apply`, every core): GB of ChaCha20 keystream folded
+        /// into the sum per second, and the kernel that did it.
+        var maskGigabytesPerSecond: Double = 0
+        var maskKernel: String = ""
         /// One client's SecAgg work for this update size (keys, shares, mask generation), seconds.
         var clientSecAggSeconds: Double?
         var clientMaskingSeconds: Double?
@@ -80,9 +84,13 @@ struct AggregateBench: ParsableCommand {
         var f = Figures(clients: clients, parameters: p, dropout: dropout, neighbours: neighbours, maskedSumMegabytesPerSecond: 0, plainSumGigabytesPerSecond: 0)
         f.maskedSumMegabytesPerSecond = maskedSum(p)
         f.plainSumGigabytesPerSecond = plainSum(p)
+        f.maskGigabytesPerSecond = maskRemoval(p)
+        f.maskKernel = MaskExpansion.kernelName
         if !json {
             print(String(format: "masked sum (mod 2^32): %d × %d words  %8.0f MB/s", clients, p, f.maskedSumMegabytesPerSecond))
             print(String(format: "plain FedAvg sum (f32): %d × %d floats %8.2f GB/s", clients, p, f.plainSumGigabytesPerSecond))
+            print(String(format: "mask removal (ChaCha20 into the sum, %d threads, %@): %.2f GB/s of keystream",
+                         ProcessInfo.processInfo.activeProcessorCount, f.maskKernel, f.maskGigabytesPerSecond))
         }
         if !skipRound { try await round(layout, into: &f) }
         if json {
@@ -124,6 +132,21 @@ struct AggregateBench: ParsableCommand {
             blackHole(acc[p / 2])
         }
         return Double(clients * p * 4) / median(times) / 1e9
+    }
+
+    /// 16 masks over a vector of p words, as the server removes them (`finish`).
+    func maskRemoval(_ p: Int) -> Double {
+        var r = ChaChaRandom(seed: Array(repeating: 3, count: 32))
+        let masks = (0..<16).map { i in (seed: SecretBytes(copying: r.bytes(count: 32)), sign: i % 2 == 0 ? MaskExpansion.Sign.add : .subtract) }
+        var acc = [UInt32](repeating: 0, count: p)
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let t = DispatchTime.now().uptimeNanoseconds
+            MaskExpansion.apply(masks, round: 1, to: &acc, workers: ProcessInfo.processInfo.activeProcessorCount)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        blackHole(acc[p / 2])
+        return Double(masks.count * p * 4) / median(times) / 1e9
     }
 
     // MARK: One round through the Coordinator API
