@@ -14,6 +14,10 @@ public struct RoundOutcome: Sendable, CustomStringConvertible {
     public var bytesSent: Int
     /// The last stage this client completed ("advertise-keys", …, "unmasking").
     public var lastStage: String?
+    /// Wall seconds of local training (on its own thread) and of this client's secure-aggregation
+    /// work (keys, shares, clipping, noise, encoding, masking, signing, revealing; waits excluded).
+    public var trainingSeconds: Double?
+    public var secAggSeconds: Double = 0
 
     public var description: String {
         if let reason { return "round \(round): left the round (\(reason))" }
@@ -129,6 +133,12 @@ public final class FederatedParticipant {
     }
 
     private func run(_ status: RoundStatus, round: UInt64, manifest: Manifest, outcome: inout RoundOutcome) throws {
+        /// Runs one piece of this client's secure-aggregation work and adds its wall time to the outcome.
+        func secAgg<T>(_ body: () throws -> T) rethrows -> T {
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { outcome.secAggSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+            return try body()
+        }
         guard let me = status.participant, let parameters = status.parameters, let entries = status.participants else {
             throw Dropout(reason: "the round status lacks the participant id, parameters or roster")
         }
@@ -157,19 +167,20 @@ public final class FederatedParticipant {
         let job = UpdateJob(provider: provider, context: context, log: log, prefix: "round \(round): ")
         defer { _ = try? job.result() }
 
-        let advertisement = try client.advertiseKeys(using: &rng)
+        let advertisement = try secAgg { try client.advertiseKeys(using: &rng) }
         try send("advertising keys") { try api.advertiseKeys(advertisement) }
         outcome.lastStage = RoundStage.advertiseKeys.rawValue
         log("round \(round): advertised keys")
 
         let roster = try wait("the key roster", round: round) { try api.fetchRoster(round: round) }
-        let shareKeys = try client.shareKeys(roster: roster, using: &rng)
+        let shareKeys = try secAgg { try client.shareKeys(roster: roster, using: &rng) }
         try send("sharing keys") { try api.shareKeys(shareKeys) }
         outcome.lastStage = RoundStage.shareKeys.rawValue
         log("round \(round): shared keys with \(roster.advertisements.count - 1) participants")
 
         let shares = try wait("the shares", round: round) { try api.fetchShares(round: round) }
         let local = try job.result()
+        outcome.trainingSeconds = job.seconds
         var update = local.delta
         if let first = local.firstLoss, let last = local.lastLoss {
             log(String(format: "round %llu: trained %d steps on %d examples, loss %.4f → %.4f", round, local.steps, local.examples, first, last))
@@ -177,12 +188,14 @@ public final class FederatedParticipant {
         guard update.count == parameters.vectorLength else {
             throw Dropout(reason: "the local update has \(update.count) values, the round \(parameters.vectorLength)")
         }
-        let norm = DistributedGaussian.clip(&update, to: manifest.round.dp.clipNorm)
-        // Millions of secret draws (noise, stochastic rounding): a ChaCha20 stream keyed from the OS.
-        var bulk = ChaChaRandom.keyedFromSystem()
-        manifest.round.dp.privatize(&update, using: &bulk)
-        let words = try manifest.round.codec.encode(update, using: &bulk)
-        let masked = try client.maskedInput(shares: shares, input: words)
+        let (norm, masked) = try secAgg {
+            let norm = DistributedGaussian.clip(&update, to: manifest.round.dp.clipNorm)
+            // Millions of secret draws (noise, stochastic rounding): a ChaCha20 stream keyed from the OS.
+            var bulk = ChaChaRandom.keyedFromSystem()
+            manifest.round.dp.privatize(&update, using: &bulk)
+            let words = try manifest.round.codec.encode(update, using: &bulk)
+            return (norm, try client.maskedInput(shares: shares, input: words))
+        }
         outcome.bytesSent = masked.words.count
         try send("sending the masked update") { _ = try api.maskedInput(masked) }
         outcome.lastStage = RoundStage.maskedInput.rawValue
@@ -190,13 +203,13 @@ public final class FederatedParticipant {
                    round, outcome.bytesSent, norm, manifest.round.dp.clipNorm))
 
         let survivors = try wait("the survivor list", round: round) { try api.fetchSurvivors(round: round) }
-        let signature = try client.consistencyCheck(survivors)
+        let signature = try secAgg { try client.consistencyCheck(survivors) }
         try send("signing the survivor list") { try api.consistency(signature) }
         outcome.lastStage = RoundStage.consistencyCheck.rawValue
         log("round \(round): signed the survivor list (\(survivors.survivors.count) survivors)")
 
         let request = try wait("the unmasking request", round: round) { try api.fetchUnmaskRequest(round: round) }
-        let response = try client.unmask(request)
+        let response = try secAgg { try client.unmask(request) }
         try send("revealing shares") { try api.unmask(response) }
         outcome.lastStage = RoundStage.unmasking.rawValue
         log("round \(round): revealed shares for unmasking")
@@ -209,6 +222,10 @@ public final class FederatedParticipant {
         outcome.resultVersion = summary.resultVersion
         log("round \(round): completed with \(summary.included ?? 0) of \(summary.sampled) updates"
             + (summary.privacy.map { String(format: "; privacy spent ε = %.3g at δ = %.1g", $0.epsilonSpent, $0.delta) } ?? ""))
+        if let training = outcome.trainingSeconds, training > 0 {
+            log(String(format: "round %llu: secure aggregation took %.3f s of this client's time, %.1f%% of its local training (%.2f s)",
+                       round, outcome.secAggSeconds, 100 * outcome.secAggSeconds / training, training))
+        }
         try refreshManifest()
     }
 
@@ -271,13 +288,16 @@ private final class UpdateJob: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var outcome: Result<LocalUpdate, any Error>?
+    private var elapsed: Double = 0
 
     init(provider: any UpdateProvider, context: UpdateContext, log: @escaping (String) -> Void, prefix: String) {
         nonisolated(unsafe) let provider = provider
         nonisolated(unsafe) let log = log
         let thread = Thread { [self] in
+            let start = DispatchTime.now().uptimeNanoseconds
             let r = Result { try provider.update(context, log: { log(prefix + $0) }) }
-            lock.withLock { outcome = r }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            lock.withLock { outcome = r; elapsed = seconds }
             finished.signal()
         }
         thread.stackSize = 8 << 20
@@ -289,4 +309,7 @@ private final class UpdateJob: @unchecked Sendable {
         finished.signal()
         return try lock.withLock { outcome! }.get()
     }
+
+    /// Wall seconds the provider ran (valid once `result()` returned).
+    var seconds: Double { lock.withLock { elapsed } }
 }

@@ -131,9 +131,14 @@ struct LoopbackRoundTests {
             _ = try await c.publishBase(file: dir + "/base.gguf", now: Date())
             for i in 0..<10 { tokens.append(try await c.createEnrollmentToken(name: "c\(i)", validFor: 600, now: Date())) }
         }
-        let server = try CoordinatorProcess(directory: coordDir, port: try freeLoopbackPort())
+        // scripts/federation-check wire: PLLM_FEDCHECK_PORT fixes the port it captures, and
+        // PLLM_FEDCHECK_UPDATES names a JSON file for the updates every client sent (the script
+        // searches the capture for their float and fixed-point bytes).
+        let env = ProcessInfo.processInfo.environment
+        let server = try CoordinatorProcess(directory: coordDir, port: try env["PLLM_FEDCHECK_PORT"].flatMap(Int.init) ?? freeLoopbackPort())
         try server.start()
         defer { server.stop() }
+        var sent: [[String: AnyHashable]] = []
 
         // Enrollment over HTTP, then one FederatedParticipant per client.
         var apis: [ScriptedAPI] = []
@@ -198,6 +203,13 @@ struct LoopbackRoundTests {
                 DistributedGaussian.clip(&u, to: clip)
                 for k in u.indices { mean[k] += Double(u[k]) / Double(counted.count) }
             }
+            for i in counted {
+                let raw = SeededUpdates.delta(index: i, round: round, count: old.vector.count)
+                var clipped = raw
+                DistributedGaussian.clip(&clipped, to: clip)
+                sent.append(["round": Int(round), "client": i, "raw": raw.map(Double.init), "clipped": clipped.map(Double.init),
+                             "scaleBits": settings.round.codec.scaleBits])
+            }
             let expected = old.vector.enumerated().map { $0.element + Float(mean[$0.offset]) }
             let worst = zip(new.vector, expected).map { abs($0 - $1) }.max() ?? .infinity
             #expect(worst <= tolerance, "round \(round): published vector differs from old + mean of clipped updates by \(worst)")
@@ -205,6 +217,9 @@ struct LoopbackRoundTests {
             for i in plan.indices where plan[i] == .honest {
                 #expect(try SharedAdapterStore.current(participants[i].home)?.vector == new.vector)
             }
+        }
+        if let path = env["PLLM_FEDCHECK_UPDATES"] {
+            try JSONSerialization.data(withJSONObject: sent, options: [.sortedKeys]).write(to: URL(fileURLWithPath: path), options: .atomic)
         }
     }
 }
