@@ -60,8 +60,8 @@ final class CrashPlan: @unchecked Sendable {
     }
 }
 
-// Gated like LoopbackRoundTests: real processes, about a minute. `scripts/federation-check crash`.
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["PLLM_LOOPBACK_ROUNDS"] == "1"))
+// Real processes, about 15 s; part of `swift test` (PLLM_LOOPBACK_ROUNDS=0 skips it, like LoopbackRoundTests).
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["PLLM_LOOPBACK_ROUNDS"] != "0"))
 struct CrashRoundTests {
     /// 10 in-process participants (the code of `pclient sync --watch`) against a real `pcoord serve`;
     /// six rounds, in each of which pcoord is killed with SIGKILL once: after 5 of the 10 messages of

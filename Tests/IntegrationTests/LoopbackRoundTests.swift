@@ -111,9 +111,10 @@ func concurrently(_ bodies: [() -> Void]) {
     group.wait()
 }
 
-// Off in `swift test` until a crash of pcoord seen once in six runs (mid-round, under heavy load) is
-// understood; `scripts/federation-check rounds` runs it (PLLM_LOOPBACK_ROUNDS=1).
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["PLLM_LOOPBACK_ROUNDS"] == "1"))
+// Part of `swift test` (PLLM_LOOPBACK_ROUNDS=0 skips it). It was off for two sessions after a crash
+// of pcoord seen once in six runs in session 2 (mid-round, under heavy load, log not kept); not seen
+// in the 20 runs since (release, load 5 on 2 cores). If it comes back, the serve log is printed.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["PLLM_LOOPBACK_ROUNDS"] != "0"))
 struct LoopbackRoundTests {
     /// 10 in-process participants (own identity, own libcurl transport) against a real `pcoord serve`
     /// process on 127.0.0.1, three rounds: all honest; 30 % vanish after their masked input; one
