@@ -2,6 +2,7 @@ public import Federation
 import Foundation
 public import LLM
 public import Memory
+import Tensor
 public import Tokenizer
 public import Tuning
 
@@ -106,7 +107,10 @@ public final class MemoryUpdateProvider: UpdateProvider {
         config.warmupSteps = 0
         config.maxSequenceLength = max(2, context.config.maxSequence)
         config.seed = rng.next()
-        let trainer = try Trainer(model: TrainingModel(model: llama, adapters: [adapter]), configuration: config)
+        let trainingModel = try TrainingModel(model: llama, adapters: [adapter])
+        // bf16 base products where the CPU has AVX512_BF16, as for the personal adapter (f32 elsewhere).
+        trainingModel.precision = .bf16
+        let trainer = try Trainer(model: trainingModel, configuration: config)
         let reports = try trainer.train(chosen) { r in
             if r.step == 1 || r.step == r.totalSteps || r.step % max(1, r.totalSteps / 5) == 0 {
                 log(String(format: "training step %d/%d  loss %.4f", r.step, r.totalSteps, r.loss))
