@@ -1,0 +1,281 @@
+"""Signed schemathesis runs against pcoord (scripts/federation-check schemathesis).
+
+Two uses:
+
+  python3 scripts/schemathesis_signing.py enroll URL TOKEN OUT.json
+      Makes a fresh client identity (Ed25519 signing key, X25519 agreement key), enrolls it through
+      POST /v1/enroll with the proof of PROTOCOL.md §2.2, and appends its secret seed and client id
+      to OUT.json (a throw-away test identity in the check's temporary directory).
+
+  python3 scripts/schemathesis_signing.py summary STATS.jsonl [--signed]
+      Counts the answers the hooks recorded, per operation and status (and error code), prints them
+      and, with --signed, fails unless every signed operation got answers past authentication.
+
+  SCHEMATHESIS_HOOKS=scripts/schemathesis_signing.py schemathesis run ...
+      As a hooks file. Environment: PLLM_ST_URL (the server), PLLM_ST_IDENTITIES (OUT.json above;
+      when unset nothing is signed), PLLM_ST_STATS (a JSON-lines file of every answer).
+      Signing happens in requests' HTTPAdapter.send, i.e. on the final PreparedRequest: the method,
+      the path with query exactly as it goes on the request line, and SHA-256 of the exact body bytes
+      (a str body is turned into the bytes http.client would send, and Content-Length set to match),
+      a fresh 16-byte nonce and the current time for every request, including schemathesis' retries.
+      Signed requests take the identities in turn, so no single client's rate limit (20/s) throttles
+      the run. Path parameters `round` and `sha256` are, in some generated cases, replaced by the
+      round that is open now and by the blobs the manifest names, so the fuzzed bodies reach an open
+      round's handlers and real blobs (Range headers) rather than only 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import os
+import struct
+import sys
+import threading
+import time
+
+import nacl.public
+import nacl.signing
+import requests
+
+
+def _t(b: bytes) -> bytes:
+    """T(x) = BE32(len(x)) ‖ x (PROTOCOL.md §1.1)."""
+    return struct.pack(">I", len(b)) + b
+
+
+def enroll_proof(key: nacl.signing.SigningKey, token: str, signing: bytes, agreement: bytes) -> bytes:
+    """Ed25519 signature of T("pllm.enroll.v1") ‖ T(token) ‖ T(signing key) ‖ T(agreement key)."""
+    return key.sign(_t(b"pllm.enroll.v1") + _t(token.encode()) + _t(signing) + _t(agreement)).signature
+
+
+def request_signature(key: nacl.signing.SigningKey, method: str, path: str, body: bytes, timestamp: int, nonce: str) -> str:
+    """base64 of the signature of T("pllm.request.v1") ‖ T(METHOD) ‖ T(path) ‖ T(SHA-256(body)) ‖ BE64(ts) ‖ T(nonce)."""
+    signed = (_t(b"pllm.request.v1") + _t(method.upper().encode()) + _t(path.encode()) +
+              _t(hashlib.sha256(body).digest()) + struct.pack(">Q", timestamp) + _t(nonce.encode()))
+    return base64.b64encode(key.sign(signed).signature).decode()
+
+
+def enroll(url: str, token: str, out: str) -> None:
+    key = nacl.signing.SigningKey.generate()
+    agreement = bytes(nacl.public.PrivateKey.generate().public_key)
+    signing = bytes(key.verify_key)
+    body = {"token": token, "identity": {"signing": base64.b64encode(signing).decode(), "agreement": base64.b64encode(agreement).decode()},
+            "proof": base64.b64encode(enroll_proof(key, token, signing, agreement)).decode(), "name": "schemathesis"}
+    r = requests.post(url.rstrip("/") + "/v1/enroll", json=body, timeout=10)
+    if r.status_code != 200:
+        sys.exit(f"enroll: {r.status_code} {r.text}")
+    client_id = r.json()["clientID"]
+    if client_id != signing.hex():
+        sys.exit(f"enroll: the coordinator answered client id {client_id}, expected {signing.hex()}")
+    identities = json.load(open(out)) if os.path.exists(out) else []
+    identities.append({"seed": bytes(key).hex(), "clientID": client_id})
+    tmp = out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(identities, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, out)
+    print(client_id)
+
+
+# MARK: signing every request on the wire
+
+_UNSIGNED = ("/v1/health", "/v1/enroll", "/metrics")
+
+
+class _Signer:
+    def __init__(self, url: str, identities: list[dict]):
+        from urllib.parse import urlsplit
+        self.netloc = urlsplit(url).netloc
+        self.url = url.rstrip("/")
+        self.keys = [nacl.signing.SigningKey(bytes.fromhex(i["seed"])) for i in identities]
+        self.turn = itertools.cycle(range(len(self.keys)))
+        self.lock = threading.Lock()
+        self.signed = 0
+
+    def wants(self, prepared: requests.PreparedRequest) -> bool:
+        from urllib.parse import urlsplit
+        parts = urlsplit(prepared.url)
+        return parts.netloc == self.netloc and not parts.path.startswith(_UNSIGNED)
+
+    def sign(self, prepared: requests.PreparedRequest) -> None:
+        body = prepared.body
+        if body is None:
+            data = b""
+        elif isinstance(body, bytes):
+            data = body
+        elif isinstance(body, str):
+            try:  # what http.client sends for a str body
+                data = body.encode("iso-8859-1")
+            except UnicodeEncodeError:
+                data = body.encode("utf-8")
+        elif hasattr(body, "read"):
+            data = body.read()
+            data = data.encode("utf-8") if isinstance(data, str) else data
+        else:  # an iterable of chunks
+            data = b"".join(c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in body)
+        if body is not None:
+            prepared.body = data
+            prepared.headers.pop("Transfer-Encoding", None)
+            prepared.headers["Content-Length"] = str(len(data))
+        with self.lock:
+            key = self.keys[next(self.turn)]
+            self.signed += 1
+        nonce = os.urandom(16).hex()
+        timestamp = int(time.time())
+        path = prepared.path_url
+        for name in list(prepared.headers):
+            if name.lower().startswith("pllm-"):
+                del prepared.headers[name]
+        prepared.headers["PLLM-Client"] = bytes(key.verify_key).hex()
+        prepared.headers["PLLM-Timestamp"] = str(timestamp)
+        prepared.headers["PLLM-Nonce"] = nonce
+        prepared.headers["PLLM-Signature"] = request_signature(key, prepared.method, path, data, timestamp, nonce)
+
+    def get(self, path: str) -> requests.Response:
+        """A signed GET of our own (the hooks' look-ups), through the same signing adapter."""
+        return requests.get(self.url + path, timeout=10)
+
+
+_signer: _Signer | None = None
+_stats_lock = threading.Lock()
+
+
+def _install() -> None:
+    global _signer
+    url, ids = os.environ.get("PLLM_ST_URL"), os.environ.get("PLLM_ST_IDENTITIES")
+    if not url or not ids:
+        return
+    _signer = _Signer(url, json.load(open(ids)))
+    original = requests.adapters.HTTPAdapter.send
+
+    def send(self, request, *args, **kwargs):
+        if _signer is not None and _signer.wants(request):
+            _signer.sign(request)
+        return original(self, request, *args, **kwargs)
+
+    requests.adapters.HTTPAdapter.send = send
+
+
+# MARK: schemathesis hooks (only when loaded by schemathesis)
+
+def _register_hooks() -> None:
+    import schemathesis
+    from hypothesis import strategies as st
+
+    cache: dict[str, tuple[float, object]] = {}
+
+    def cached(name: str, ttl: float, fetch):
+        now = time.monotonic()
+        hit = cache.get(name)
+        if hit and now - hit[0] < ttl:
+            return hit[1]
+        try:
+            value = fetch()
+        except Exception:
+            value = hit[1] if hit else None
+        cache[name] = (now, value)
+        return value
+
+    def open_round():
+        r = _signer.get("/v1/round")
+        return r.json().get("round") if r.status_code == 200 else None
+
+    def blob_hashes():
+        r = _signer.get("/v1/manifest")
+        if r.status_code != 200:
+            return []
+        manifest = json.loads(base64.b64decode(r.json()["manifest"]))
+        found: list[str] = []
+
+        def walk(v):
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    if k == "sha256" and isinstance(x, str):
+                        found.append(x)
+                    else:
+                        walk(x)
+            elif isinstance(v, list):
+                for x in v:
+                    walk(x)
+        walk(manifest)
+        return sorted(set(found))
+
+    @schemathesis.hook
+    def flatmap_path_parameters(context, path_parameters):
+        if _signer is None or not isinstance(path_parameters, dict):
+            return st.just(path_parameters)
+        choices = [path_parameters]
+        if "round" in path_parameters:
+            r = cached("round", 1.0, open_round)
+            if r is not None:
+                choices.append({**path_parameters, "round": r})
+        if "sha256" in path_parameters:
+            for h in cached("blobs", 30.0, blob_hashes) or []:
+                choices.append({**path_parameters, "sha256": h})
+        return st.sampled_from(choices)
+
+    @schemathesis.hook
+    def after_call(context, case, response):
+        path = os.environ.get("PLLM_ST_STATS")
+        if not path:
+            return
+        code = None
+        try:
+            body = json.loads(response.content)
+            if isinstance(body, dict) and isinstance(body.get("error"), dict):
+                code = body["error"].get("code")
+        except Exception:
+            pass
+        line = json.dumps({"op": f"{case.operation.method.upper()} {case.operation.path}", "status": response.status_code, "code": code})
+        with _stats_lock, open(path, "a") as f:
+            f.write(line + "\n")
+
+
+def summary(stats: str, signed: bool) -> int:
+    from collections import Counter, defaultdict
+    per: dict[str, Counter] = defaultdict(Counter)
+    codes: dict[str, Counter] = defaultdict(Counter)
+    for line in open(stats):
+        e = json.loads(line)
+        per[e["op"]][e["status"]] += 1
+        if e["code"]:
+            codes[e["op"]][e["code"]] += 1
+    total = sum(sum(c.values()) for c in per.values())
+    print(f"{total} answers over {len(per)} operations")
+    bad = []
+    for op in sorted(per):
+        c = per[op]
+        statuses = ", ".join(f"{s}×{n}" for s, n in sorted(c.items()))
+        top = ", ".join(f"{k} {n}" for k, n in codes[op].most_common(6))
+        print(f"  {op}: {sum(c.values())} answers; {statuses}" + (f"; codes: {top}" if top else ""))
+        if any(s >= 500 for s in c):
+            bad.append(f"{op} answered 5xx")
+        is_signed = not op.split(" ", 1)[1].startswith(_UNSIGNED)
+        if signed and is_signed and not any(s not in (401, 429) for s in c):
+            bad.append(f"{op}: every answer was 401 or 429, nothing got past authentication")
+        if signed and is_signed and c[401] > 0:
+            bad.append(f"{op}: {c[401]} signed requests were refused with 401")
+    for b in bad:
+        print("FAIL: " + b)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "enroll":
+        enroll(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "summary":
+        sys.exit(summary(sys.argv[2], signed=sys.argv[3:] == ["--signed"]))
+    else:
+        sys.exit(__doc__)
+else:
+    _install()
+    try:
+        import schemathesis  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        _register_hooks()
