@@ -195,10 +195,13 @@ def _round_driver(signer: _Signer, stop: threading.Event) -> None:
     and the driver keeps the real Shamir shares of every participant's self-mask seed b_u and
     masking key s_u in memory and reveals them at unmasking (§1.7), so the coordinator's unmasking
     rebuilds consistent secrets and completes the round (its sum is meaningless). Advertisements and
-    consistency signatures are real Ed25519 signatures. Fuzzed messages that arrive first exclude
+    consistency signatures are real Ed25519 signatures. The driver lets each stage stay open
+    $PLLM_ST_DWELL seconds (3) before it answers. Fuzzed messages that arrive first exclude
     their sender (422) and the round goes on, or aborts, without it: both paths are exercised."""
     secrets: dict[tuple[int, int], dict] = {}   # (round, participant) → keys, b_u, shares
     done: set[tuple[int, str, str]] = set()
+    seen: dict[tuple[int, str], float] = {}     # (round, stage) → when the driver first saw it
+    dwell = float(os.environ.get("PLLM_ST_DWELL", "3"))
     b64 = lambda b: base64.b64encode(b).decode()
 
     def post(client, rnd, stage, path, **kw):
@@ -211,6 +214,10 @@ def _round_driver(signer: _Signer, stop: threading.Event) -> None:
             for client, status in signer.statuses().items():
                 rnd, pid, stage = status.get("round"), status.get("participant"), status.get("stage")
                 if rnd is None or pid is None or status.get("submitted") or (rnd, client, stage) in done:
+                    continue
+                # Each stage stays open `dwell` seconds before the driver answers it, so the fuzzed
+                # messages of that stage meet it open (stages last at most 10 s here).
+                if time.monotonic() - seen.setdefault((rnd, stage), time.monotonic()) < dwell:
                     continue
                 done.add((rnd, client, stage))
                 key = signer.by_client[client]
