@@ -29,8 +29,8 @@ struct AggregateBench: ParsableCommand {
     var http = false
     @Option(help: "With --http: client threads working at once.")
     var threads: Int = 8
-    @Option(name: .customLong("stage-timeout"), help: "With --http: seconds each stage stays open at most (the dropped clients' stage closes then).")
-    var stageTimeout: Double = 5
+    @Option(name: .customLong("stage-timeout"), help: "With --http: seconds each stage stays open at most (the dropped clients' stage closes then; it must exceed the masked-input work).")
+    var stageTimeout: Double = 20
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 

@@ -44,8 +44,10 @@ extension AggregateBench {
         var roundSeconds: Double
         /// Request bodies a surviving client POSTs, per parameter (median over survivors; headers excluded).
         var uploadBytesPerParameter: Double
-        /// Median over survivors of their SecAgg work (keys, shares, encoding, masking, signing, revealing).
+        /// Median over survivors of their SecAgg work (keys, shares, encoding, masking, signing,
+        /// revealing), wall seconds (threads share the cores, so this grows with --threads) and CPU seconds.
         var clientSecAggSeconds: Double
+        var clientSecAggCPUSeconds: Double
         var clientMaskingSeconds: Double
         var sampled: Int
         var dropped: Int
@@ -112,8 +114,8 @@ extension AggregateBench {
         print(String(format: "  server unmask (last unmask response sent → summary completed visible) %.3f s; that POST's round trip %.3f s",
                      h.serverUnmaskSeconds, h.lastUnmaskPostSeconds))
         print(String(format: "  server process CPU for the round %.2f s over %.2f s wall", h.serverCPUSeconds, h.roundSeconds))
-        print(String(format: "  per client: SecAgg %.3f s (masking %.3f s) for %d parameters; upload %.3f bytes/parameter (bodies)",
-                     h.clientSecAggSeconds, h.clientMaskingSeconds, length, h.uploadBytesPerParameter))
+        print(String(format: "  per client: SecAgg %.3f s CPU, %.3f s wall on a shared thread (masking %.3f s wall) for %d parameters; upload %.3f bytes/parameter (bodies)",
+                     h.clientSecAggCPUSeconds, h.clientSecAggSeconds, h.clientMaskingSeconds, length, h.uploadBytesPerParameter))
     }
 
     /// pcoord next to this pbench, or in $PLLM_BIN_DIR.
@@ -129,6 +131,13 @@ extension AggregateBench {
         throw ValidationError("--http needs the pcoord binary; it is not in \(candidates.joined(separator: ", ")). "
                               + "Build it (swift build --product pcoord with the same --scratch-path) or set PLLM_BIN_DIR to its folder.")
     }
+}
+
+/// CPU seconds the calling thread used so far (CLOCK_THREAD_CPUTIME_ID).
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 struct BenchFailure: Error, CustomStringConvertible {
@@ -283,9 +292,16 @@ final class BenchClient: @unchecked Sendable {
 
     init(index: Int) { self.index = index }
 
+    var secAggCPUSeconds = 0.0
+
+    /// Adds the wall time and this thread's CPU time of `body` to the client's SecAgg work.
     func timed<T>(_ body: () throws -> T) rethrows -> T {
         let t = DispatchTime.now().uptimeNanoseconds
-        defer { secAggSeconds += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
+        let cpu = threadCPUSeconds()
+        defer {
+            secAggSeconds += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+            secAggCPUSeconds += threadCPUSeconds() - cpu
+        }
         return try body()
     }
 }
@@ -455,13 +471,15 @@ struct HTTPRoundDriver: @unchecked Sendable {
             try post(.shareKeys, c) { try c.api!.shareKeys(m) }
         }
 
-        // The dropped clients send nothing from here on: the stage closes at its deadline.
+        // The dropped clients send nothing from here on: the stage closes at its deadline. The
+        // update stands for local training's result (made before, not timed): one for every client,
+        // each encoded with its own stochastic rounding and masked with its own masks.
+        var dummy = ChaChaRandom(seed: Array(repeating: 9, count: 32))
+        let update = (0..<length).map { _ in Float(dummy.unitInterval() * 2e-3 - 1e-3) }
         _ = try waitSeen(.maskedInput)
         try onThreads(threads, survivors) { i in
             let c = clients[i]
             let shares = try fetch("the shares") { try c.api!.fetchShares(round: round) }
-            var dummy = ChaChaRandom(seed: Blake2b.hash(Array("pbench-http-\(i)".utf8), outputByteCount: 32))
-            let update = (0..<self.length).map { _ in Float(dummy.unitInterval() * 2e-3 - 1e-3) }
             var bulk = ChaChaRandom.keyedFromSystem()
             let words = try c.timed { try self.codec.encode(update, using: &bulk) }
             let t = DispatchTime.now().uptimeNanoseconds
@@ -519,9 +537,12 @@ struct HTTPRoundDriver: @unchecked Sendable {
         var stages: [AggregateBench.HTTPFigures.Stage] = []
         for (k, s) in order.enumerated() {
             let opened = view.seen(s) ?? 0
-            let closed = k + 1 < order.count ? (view.seen(order[k + 1]) ?? completedAt) : completedAt
+            let next = k + 1 < order.count ? (view.seen(order[k + 1]) ?? completedAt) : completedAt
             let (count, at) = view.last(s)
             let lastAt = at ?? opened
+            // The last message closes the stage before its answer arrives: the next stage can be
+            // seen first. The stage counts as closed no earlier than that answer.
+            let closed = max(next, lastAt)
             stages.append(.init(stage: s.rawValue, accepted: count, toLastAccepted: lastAt - opened, toClosed: closed - opened,
                                 waitAfterLastAccepted: closed - lastAt))
         }
@@ -531,6 +552,7 @@ struct HTTPRoundDriver: @unchecked Sendable {
             roundSeconds: roundSeconds,
             uploadBytesPerParameter: median(survivors.map { Double(clients[$0].uploadBytes) }) / Double(length),
             clientSecAggSeconds: median(survivors.map { clients[$0].secAggSeconds }),
+            clientSecAggCPUSeconds: median(survivors.map { clients[$0].secAggCPUSeconds }),
             clientMaskingSeconds: median(survivors.map { clients[$0].maskingSeconds }),
             sampled: clients.count, dropped: dropped.count, expectedIncluded: survivors.count,
             included: summary.included, completed: summary.stage == .completed)
