@@ -26,6 +26,8 @@ extension AggregateBench {
             var toClosed: Double
             /// toClosed − toLastAccepted: at masked-input with dropouts, the wait for the deadline.
             var waitAfterLastAccepted: Double
+            /// The server process's CPU seconds from the stage first seen to the next one first seen.
+            var serverCPUSeconds: Double?
         }
         /// Client threads working at once (each client's requests and SecAgg work run on one of them).
         var threads: Int
@@ -106,10 +108,11 @@ extension AggregateBench {
               + String(format: "stage timeout %.0f s): ", h.stageTimeout)
               + "\(h.dropped) dropped before masked input, \(h.completed ? "completed" : "not completed") with \(h.included ?? 0) of \(h.expectedIncluded) expected included")
         print(String(format: "  enrollment over HTTP %.3f s; stages seen by polling GET /v1/round every %.0f ms", h.enrollSeconds, h.pollInterval * 1000))
-        print("  stage               accepted  open→last accepted  open→closed  (wait)")
+        print("  stage               accepted  open→last accepted  open→closed  (wait)      server CPU")
         for s in h.stages {
             print("  " + s.stage.padding(toLength: 18, withPad: " ", startingAt: 0)
-                  + String(format: " %8d  %16.3f s  %9.3f s  (%.3f s)", s.accepted, s.toLastAccepted, s.toClosed, s.waitAfterLastAccepted))
+                  + String(format: " %8d  %16.3f s  %9.3f s  (%.3f s)  %8.3f s", s.accepted, s.toLastAccepted, s.toClosed, s.waitAfterLastAccepted,
+                           s.serverCPUSeconds ?? .nan))
         }
         print(String(format: "  server unmask (last unmask response sent → summary completed visible) %.3f s; that POST's round trip %.3f s",
                      h.serverUnmaskSeconds, h.lastUnmaskPostSeconds))
@@ -311,12 +314,24 @@ final class BenchClient: @unchecked Sendable {
 final class RoundView: @unchecked Sendable {
     private let lock = NSLock()
     private var firstSeen: [RoundStage: Double] = [:]
+    /// The server's CPU seconds when each stage was first seen (and when the summary was).
+    private var cpuAt: [RoundStage: Double] = [:]
+    private let cpu: @Sendable () -> Double?
+
+    init(cpu: @escaping @Sendable () -> Double?) { self.cpu = cpu }
     private var lastAccepted: [RoundStage: Double] = [:]
     private var acceptedCount: [RoundStage: Int] = [:]
     private var summaryValue: (RoundSummary, Double)?
     private var observerError: (any Error)?
 
-    func saw(_ stage: RoundStage, at t: Double) { lock.withLock { if firstSeen[stage].map({ t < $0 }) ?? true { firstSeen[stage] = t } } }
+    func saw(_ stage: RoundStage, at t: Double) {
+        lock.withLock {
+            guard firstSeen[stage] == nil else { return }
+            firstSeen[stage] = t
+            cpuAt[stage] = cpu()
+        }
+    }
+    func serverCPU(_ stage: RoundStage) -> Double? { lock.withLock { cpuAt[stage] } }
     func seen(_ stage: RoundStage) -> Double? { lock.withLock { firstSeen[stage] } }
     func accepted(_ stage: RoundStage, at t: Double) {
         lock.withLock {
@@ -325,7 +340,13 @@ final class RoundView: @unchecked Sendable {
         }
     }
     func last(_ stage: RoundStage) -> (count: Int, at: Double?) { lock.withLock { (acceptedCount[stage] ?? 0, lastAccepted[stage]) } }
-    func finish(_ s: RoundSummary, at t: Double) { lock.withLock { if summaryValue == nil { summaryValue = (s, t) } } }
+    func finish(_ s: RoundSummary, at t: Double) {
+        lock.withLock {
+            guard summaryValue == nil else { return }
+            summaryValue = (s, t)
+            cpuAt[s.stage] = cpu()
+        }
+    }
     var summary: (RoundSummary, Double)? { lock.withLock { summaryValue } }
     func fail(_ e: any Error) { lock.withLock { if observerError == nil { observerError = e } } }
     var failure: (any Error)? { lock.withLock { observerError } }
@@ -340,7 +361,17 @@ struct HTTPRoundDriver: @unchecked Sendable {
     let codec: FixedPointCodec
     let server: ServerChild
     let start = DispatchTime.now().uptimeNanoseconds
-    let view = RoundView()
+    let view: RoundView
+
+    init(bench: AggregateBench, url: String, tokens: [String], length: Int, codec: FixedPointCodec, server: ServerChild) {
+        self.bench = bench
+        self.url = url
+        self.tokens = tokens
+        self.length = length
+        self.codec = codec
+        self.server = server
+        view = RoundView(cpu: { try? server.cpuSeconds() })
+    }
 
     func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
@@ -543,8 +574,10 @@ struct HTTPRoundDriver: @unchecked Sendable {
             // The last message closes the stage before its answer arrives: the next stage can be
             // seen first. The stage counts as closed no earlier than that answer.
             let closed = max(next, lastAt)
+            let nextStage = k + 1 < order.count ? order[k + 1] : RoundStage.completed
+            let cpu = view.serverCPU(nextStage).flatMap { b in view.serverCPU(s).map { b - $0 } }
             stages.append(.init(stage: s.rawValue, accepted: count, toLastAccepted: lastAt - opened, toClosed: closed - opened,
-                                waitAfterLastAccepted: closed - lastAt))
+                                waitAfterLastAccepted: closed - lastAt, serverCPUSeconds: cpu))
         }
         return AggregateBench.HTTPFigures(
             threads: threads, stageTimeout: stageTimeout, pollInterval: AggregateBench.httpPollInterval, enrollSeconds: enrollSeconds,
