@@ -26,8 +26,10 @@ extension AggregateBench {
             var toClosed: Double
             /// toClosed − toLastAccepted: at masked-input with dropouts, the wait for the deadline.
             var waitAfterLastAccepted: Double
-            /// The server process's CPU seconds from the stage first seen to the next one first seen.
+            /// The server process's CPU seconds from the stage first seen to the next one first seen,
+            /// and to the answer to its last accepted message (the work without the wait).
             var serverCPUSeconds: Double?
+            var serverCPUToLastAccepted: Double?
         }
         /// Client threads working at once (each client's requests and SecAgg work run on one of them).
         var threads: Int
@@ -108,11 +110,11 @@ extension AggregateBench {
               + String(format: "stage timeout %.0f s): ", h.stageTimeout)
               + "\(h.dropped) dropped before masked input, \(h.completed ? "completed" : "not completed") with \(h.included ?? 0) of \(h.expectedIncluded) expected included")
         print(String(format: "  enrollment over HTTP %.3f s; stages seen by polling GET /v1/round every %.0f ms", h.enrollSeconds, h.pollInterval * 1000))
-        print("  stage               accepted  open→last accepted  open→closed  (wait)      server CPU")
+        print("  stage               accepted  open→last accepted  open→closed  (wait)      server CPU to last accepted / to closed")
         for s in h.stages {
             print("  " + s.stage.padding(toLength: 18, withPad: " ", startingAt: 0)
-                  + String(format: " %8d  %16.3f s  %9.3f s  (%.3f s)  %8.3f s", s.accepted, s.toLastAccepted, s.toClosed, s.waitAfterLastAccepted,
-                           s.serverCPUSeconds ?? .nan))
+                  + String(format: " %8d  %16.3f s  %9.3f s  (%.3f s)  %8.2f s / %.2f s", s.accepted, s.toLastAccepted, s.toClosed, s.waitAfterLastAccepted,
+                           s.serverCPUToLastAccepted ?? .nan, s.serverCPUSeconds ?? .nan))
         }
         print(String(format: "  server unmask (last unmask response sent → summary completed visible) %.3f s; that POST's round trip %.3f s",
                      h.serverUnmaskSeconds, h.lastUnmaskPostSeconds))
@@ -316,6 +318,7 @@ final class RoundView: @unchecked Sendable {
     private var firstSeen: [RoundStage: Double] = [:]
     /// The server's CPU seconds when each stage was first seen (and when the summary was).
     private var cpuAt: [RoundStage: Double] = [:]
+    private var cpuAtLast: [RoundStage: Double] = [:]
     private let cpu: @Sendable () -> Double?
 
     init(cpu: @escaping @Sendable () -> Double?) { self.cpu = cpu }
@@ -332,11 +335,15 @@ final class RoundView: @unchecked Sendable {
         }
     }
     func serverCPU(_ stage: RoundStage) -> Double? { lock.withLock { cpuAt[stage] } }
+    func serverCPUAtLastAccepted(_ stage: RoundStage) -> Double? { lock.withLock { cpuAtLast[stage] } }
     func seen(_ stage: RoundStage) -> Double? { lock.withLock { firstSeen[stage] } }
     func accepted(_ stage: RoundStage, at t: Double) {
         lock.withLock {
             acceptedCount[stage, default: 0] += 1
-            if lastAccepted[stage].map({ t > $0 }) ?? true { lastAccepted[stage] = t }
+            if lastAccepted[stage].map({ t > $0 }) ?? true {
+                lastAccepted[stage] = t
+                cpuAtLast[stage] = cpu()
+            }
         }
     }
     func last(_ stage: RoundStage) -> (count: Int, at: Double?) { lock.withLock { (acceptedCount[stage] ?? 0, lastAccepted[stage]) } }
@@ -577,7 +584,8 @@ struct HTTPRoundDriver: @unchecked Sendable {
             let nextStage = k + 1 < order.count ? order[k + 1] : RoundStage.completed
             let cpu = view.serverCPU(nextStage).flatMap { b in view.serverCPU(s).map { b - $0 } }
             stages.append(.init(stage: s.rawValue, accepted: count, toLastAccepted: lastAt - opened, toClosed: closed - opened,
-                                waitAfterLastAccepted: closed - lastAt, serverCPUSeconds: cpu))
+                                waitAfterLastAccepted: closed - lastAt, serverCPUSeconds: cpu,
+                                serverCPUToLastAccepted: view.serverCPUAtLastAccepted(s).flatMap { b in view.serverCPU(s).map { b - $0 } }))
         }
         return AggregateBench.HTTPFigures(
             threads: threads, stageTimeout: stageTimeout, pollInterval: AggregateBench.httpPollInterval, enrollSeconds: enrollSeconds,
