@@ -93,6 +93,8 @@ struct AggregateBench: ParsableCommand {
     }
 
     func measure() async throws {
+        // Fail before the throughput figures when the server binary is missing.
+        if http && !skipRound { _ = try Self.pcoordBinary() }
         let layout = Self.layout(params: params)
         let p = layout.length
         var f = Figures(clients: clients, parameters: p, dropout: dropout, neighbours: neighbours, maskedSumMegabytesPerSecond: 0, plainSumGigabytesPerSecond: 0)

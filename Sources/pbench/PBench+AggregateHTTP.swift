@@ -133,7 +133,9 @@ extension AggregateBench {
         let argv0 = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
         candidates.append(argv0.deletingLastPathComponent().appendingPathComponent("pcoord").path)
         if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
-        throw ValidationError("--http needs the pcoord binary; it is not in \(candidates.joined(separator: ", ")). "
+        var seen = Set<String>()
+        candidates = candidates.filter { seen.insert($0).inserted }
+        throw BenchFailure("--http needs the pcoord binary; it is not in \(candidates.joined(separator: ", ")). "
                               + "Build it (swift build --product pcoord with the same --scratch-path) or set PLLM_BIN_DIR to its folder.")
     }
 }
@@ -189,6 +191,11 @@ final class ServerChild: @unchecked Sendable {
     func logTail() -> String { String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(2000)) }
 
     var isRunning: Bool { process?.isRunning ?? false }
+
+    var exitDescription: String {
+        guard let p = process, !p.isRunning else { return "is running" }
+        return p.terminationReason == .uncaughtSignal ? "was killed by signal \(p.terminationStatus)" : "exited with status \(p.terminationStatus)"
+    }
 
     /// SIGTERM, then SIGKILL if it has not exited within 10 s.
     func stop() {
@@ -386,7 +393,7 @@ struct HTTPRoundDriver: @unchecked Sendable {
         guard clock() < AggregateBench.httpTimeLimit else {
             throw BenchFailure("The round over HTTP did not finish within \(Int(AggregateBench.httpTimeLimit)) s (stuck \(what)). Server log: \(server.logTail())")
         }
-        guard server.isRunning else { throw BenchFailure("pcoord serve exited \(what): \(server.logTail())") }
+        guard server.isRunning else { throw BenchFailure("pcoord serve \(server.exitDescription) \(what). Its log: \(server.logTail())") }
     }
 
     /// Polls a stage output until the coordinator has it.
