@@ -6,7 +6,8 @@ import Logging
 import Seal
 
 /// `pbench aggregate`: what secure aggregation costs, at the coordinator and at each client.
-/// Everything is in-process (no HTTP): the figures are the arithmetic and the round machine.
+/// By default everything is in-process (no HTTP): the figures are the arithmetic and the round
+/// machine. `--http` runs the round against a real `pcoord serve` on 127.0.0.1 instead.
 struct AggregateBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aggregate",
@@ -24,10 +25,21 @@ struct AggregateBench: ParsableCommand {
     var runs: Int = 3
     @Flag(name: .customLong("skip-round"), help: "Measure the throughput figures only, not the full round.")
     var skipRound = false
+    @Flag(help: "Run the round over real HTTP: a `pcoord serve` child on 127.0.0.1 (found next to pbench or in $PLLM_BIN_DIR) and N libcurl clients.")
+    var http = false
+    @Option(help: "With --http: client threads working at once.")
+    var threads: Int = 8
+    @Option(name: .customLong("stage-timeout"), help: "With --http: seconds each stage stays open at most (the dropped clients' stage closes then; it must exceed the masked-input work).")
+    var stageTimeout: Double = 20
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
     func validate() throws {
+        if http {
+            guard clients <= 200 else { throw ValidationError("Please give --clients of at most 200 with --http.") }
+            guard threads >= 1, threads <= 64 else { throw ValidationError("Please give --threads between 1 and 64.") }
+            guard stageTimeout >= 1, stageTimeout <= 120 else { throw ValidationError("Please give --stage-timeout between 1 and 120 seconds.") }
+        }
         guard clients >= 3, clients <= 1000 else { throw ValidationError("Please give --clients between 3 and 1000.") }
         guard params >= 64 else { throw ValidationError("Please give --params of 64 or more.") }
         guard dropout >= 0, dropout < 0.5 else { throw ValidationError("Please give --dropout in [0, 0.5).") }
@@ -63,6 +75,8 @@ struct AggregateBench: ParsableCommand {
         var stageSeconds: [String: Double]?
         var roundIncluded: Int?
         var roundCompleted: Bool?
+        /// With --http: the round over loopback HTTP, as the clients and /proc saw it.
+        var http: HTTPFigures?
     }
 
     func run() throws {
@@ -79,6 +93,8 @@ struct AggregateBench: ParsableCommand {
     }
 
     func measure() async throws {
+        // Fail before the throughput figures when the server binary is missing.
+        if http && !skipRound { _ = try Self.pcoordBinary() }
         let layout = Self.layout(params: params)
         let p = layout.length
         var f = Figures(clients: clients, parameters: p, dropout: dropout, neighbours: neighbours, maskedSumMegabytesPerSecond: 0, plainSumGigabytesPerSecond: 0)
@@ -92,7 +108,9 @@ struct AggregateBench: ParsableCommand {
             print(String(format: "mask removal (ChaCha20 into the sum, %d threads, %@): %.2f GB/s of keystream",
                          ProcessInfo.processInfo.activeProcessorCount, f.maskKernel, f.maskGigabytesPerSecond))
         }
-        if !skipRound { try await round(layout, into: &f) }
+        if !skipRound {
+            if http { try await httpRound(layout, into: &f) } else { try await round(layout, into: &f) }
+        }
         if json {
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
