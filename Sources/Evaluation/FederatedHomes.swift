@@ -78,7 +78,7 @@ public struct FederatedHomes: Sendable {
                                   "--sample-wait", "30", "--noise", "\(options.noise)", "--epsilon-budget", "1000000"],
                 environment: coordinatorEnvironment, log: dir + "/pcoord-init.log")
         try run(bin + "/pcoord", ["publish-base", modelPath], environment: coordinatorEnvironment, log: dir + "/pcoord-publish.log")
-        let port = try freeLoopbackPort()
+        let port = try Loopback.freePort()
         let url = "http://127.0.0.1:\(port)"
         let server = try start(bin + "/pcoord", ["serve", "--listen", "127.0.0.1:\(port)", "--rounds", "\(options.rounds)"],
                                environment: coordinatorEnvironment, log: dir + "/pcoord.log")
@@ -186,22 +186,5 @@ public struct FederatedHomes: Sendable {
             Thread.sleep(forTimeInterval: 0.2)
         }
         throw EvaluationError(.engine, "pcoord did not answer on \(url) within 30 s: \(tail(log))")
-    }
-
-    /// A port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, closed).
-    static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw EvaluationError(.engine, "cannot open a socket to find a free port") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw EvaluationError(.engine, "cannot bind a socket on 127.0.0.1 to find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

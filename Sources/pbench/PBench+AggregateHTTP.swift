@@ -168,7 +168,7 @@ final class ServerChild: @unchecked Sendable {
     }
 
     func start() throws {
-        port = try Self.freeLoopbackPort()
+        port = try Loopback.freePort()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["serve", "--dir", directory, "--listen", "127.0.0.1:\(port)", "--log-level", "warning"]
@@ -182,7 +182,7 @@ final class ServerChild: @unchecked Sendable {
         let limit = Date().addingTimeInterval(30)
         while Date() < limit {
             if !p.isRunning { throw BenchFailure("pcoord serve (\(binary)) exited with status \(p.terminationStatus): \(logTail())") }
-            if Self.accepts(port: port) { return }
+            if Loopback.accepts(port: port) { return }
             Thread.sleep(forTimeInterval: 0.05)
         }
         throw BenchFailure("pcoord serve did not listen on 127.0.0.1:\(port) within 30 s: \(logTail())")
@@ -220,35 +220,6 @@ final class ServerChild: @unchecked Sendable {
             throw BenchFailure("\(path) does not have the expected fields.")
         }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw BenchFailure("socket() failed (errno \(errno))") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard bound else { throw BenchFailure("Cannot bind a port on 127.0.0.1 (errno \(errno)).") }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }
 

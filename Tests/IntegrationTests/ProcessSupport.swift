@@ -1,3 +1,4 @@
+import Client
 import CoordinatorCore
 import Federation
 import Foundation
@@ -32,22 +33,7 @@ func builtProduct(_ name: String) throws -> String {
     throw IntegrationFailure("The `\(name)` binary was not found (looked in \(candidates.joined(separator: ", "))). Build it first (`swift build --scratch-path …`) or set PLLM_BIN_DIR to its folder.")
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (bound to 0, read back, closed).
-func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw IntegrationFailure("socket() failed") }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-    }
-    guard bound else { throw IntegrationFailure("cannot bind a loopback port") }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
+func freeLoopbackPort() throws -> Int { try Loopback.freePort() }
 
 /// A metadata-only GGUF (the coordinator reads dimensions only), written byte by byte.
 func writeMetadataGGUF(to path: String, blocks: UInt32 = 2, embedding: UInt32 = 8, heads: UInt32 = 2, kvHeads: UInt32 = 1, ffn: UInt32 = 16) throws {
@@ -111,7 +97,7 @@ final class CoordinatorProcess {
         let limit = Date().addingTimeInterval(20)
         while Date() < limit {
             if !p.isRunning { throw IntegrationFailure("pcoord serve exited with \(p.terminationStatus): \(serveLog())") }
-            if Self.accepts(port: port) { return }
+            if Loopback.accepts(port: port) { return }
             Thread.sleep(forTimeInterval: 0.1)
         }
         throw IntegrationFailure("pcoord serve did not listen on \(port) within 20 s: \(serveLog())")
@@ -136,18 +122,5 @@ final class CoordinatorProcess {
         p.terminate()
         p.waitUntilExit()
         process = nil
-    }
-
-    static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }
