@@ -71,16 +71,8 @@ struct CrashRoundTests {
     @Test func killNineInEveryStageThenTheRoundCompletes() async throws {
         let dir = scratchDirectory("crash")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let coordDir = dir + "/coord"
         let settings = try integrationSettings(clients: 10, minimum: 6, stageTimeout: 30)
-        try Coordinator.initialise(directory: coordDir, settings: settings)
-        var tokens: [String] = []
-        do {
-            let c = try Coordinator(directory: coordDir)
-            try writeMetadataGGUF(to: dir + "/base.gguf")
-            _ = try await c.publishBase(file: dir + "/base.gguf", now: Date())
-            for i in 0..<10 { tokens.append(try await c.createEnrollmentToken(name: "c\(i)", validFor: 600, now: Date())) }
-        }
+        let (coordDir, tokens) = try await prepareCoordinator(in: dir, settings: settings, clients: 10)
         let server = try CoordinatorProcess(directory: coordDir, port: try freeLoopbackPort())
         try server.start()
         defer { server.stop() }

@@ -122,16 +122,8 @@ struct LoopbackRoundTests {
     @Test func threeRoundsOverLoopbackWithDropoutsAndALiar() async throws {
         let dir = scratchDirectory("loop")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let coordDir = dir + "/coord"
         let settings = try integrationSettings(clients: 10, minimum: 5, stageTimeout: 4)
-        try Coordinator.initialise(directory: coordDir, settings: settings)
-        var tokens: [String] = []
-        do {
-            let c = try Coordinator(directory: coordDir)
-            try writeMetadataGGUF(to: dir + "/base.gguf")
-            _ = try await c.publishBase(file: dir + "/base.gguf", now: Date())
-            for i in 0..<10 { tokens.append(try await c.createEnrollmentToken(name: "c\(i)", validFor: 600, now: Date())) }
-        }
+        let (coordDir, tokens) = try await prepareCoordinator(in: dir, settings: settings, clients: 10)
         // scripts/federation-check wire: PLLM_FEDCHECK_PORT fixes the port it captures, and
         // PLLM_FEDCHECK_UPDATES names a JSON file for the updates every client sent (the script
         // searches the capture for their float and fixed-point bytes).

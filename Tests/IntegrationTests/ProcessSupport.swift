@@ -35,6 +35,19 @@ func builtProduct(_ name: String) throws -> String {
 
 func freeLoopbackPort() throws -> Int { try Loopback.freePort() }
 
+/// A coordinator initialised in `dir`/coord with `settings`, a metadata-only base published, and
+/// one enrollment token per client (valid 10 minutes).
+func prepareCoordinator(in dir: String, settings: CoordinatorSettings, clients: Int) async throws -> (directory: String, tokens: [String]) {
+    let coordDir = dir + "/coord"
+    try Coordinator.initialise(directory: coordDir, settings: settings)
+    let c = try Coordinator(directory: coordDir)
+    try writeMetadataGGUF(to: dir + "/base.gguf")
+    _ = try await c.publishBase(file: dir + "/base.gguf", now: Date())
+    var tokens: [String] = []
+    for i in 0..<clients { tokens.append(try await c.createEnrollmentToken(name: "c\(i)", validFor: 600, now: Date())) }
+    return (coordDir, tokens)
+}
+
 /// A metadata-only GGUF (the coordinator reads dimensions only), written byte by byte.
 func writeMetadataGGUF(to path: String, blocks: UInt32 = 2, embedding: UInt32 = 8, heads: UInt32 = 2, kvHeads: UInt32 = 1, ffn: UInt32 = 16) throws {
     var b = [UInt8]()
