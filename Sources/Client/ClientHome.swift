@@ -11,6 +11,7 @@ public import Seal
 ///     profile.sealed    the cached profile summary (ProfileStore)
 ///     coordinator.json  the coordinator link, public data (CoordinatorLink)
 ///     shared/           the shared adapter and its signed manifest, public data (SharedAdapterStore)
+///     .lock             empty; flock'd between pclient processes (HomeLock)
 ///
 /// `pclient export` carries all of it in a bundle (protocol/BUNDLE.md) except key.json.
 ///
@@ -66,19 +67,22 @@ public struct ClientHome: Sendable {
 
     /// Unwraps the data key with the passphrase and opens the sealed stores. With an `embedder`,
     /// memory search is hybrid (BM25 + dense) and new items are embedded as they are stored.
-    public func unlock(passphrase: SecretBytes, embedder: (any TextEmbedder)? = nil) throws -> UnlockedHome {
+    /// Waits up to `lockWait` seconds while another process imports a bundle into this home.
+    public func unlock(passphrase: SecretBytes, embedder: (any TextEmbedder)? = nil, lockWait: Double = 30) throws -> UnlockedHome {
         let key: DataKey
         do {
             key = try wrappedKey().unwrap(passphrase: passphrase)
         } catch let e as SealError where e.code == .wrongPassphrase {
             throw ClientError(.wrongPassphrase, "the passphrase does not open \(path): check it and try again")
         }
-        return try UnlockedHome(home: self, key: key, embedder: embedder)
+        return try UnlockedHome(home: self, key: key, embedder: embedder, lockWait: lockWait)
     }
 
     /// Changes the passphrase: the data key is rewrapped; no data is re-encrypted.
-    public func changePassphrase(old: SecretBytes, new: SecretBytes, limits: Argon2Limits? = nil) throws {
+    public func changePassphrase(old: SecretBytes, new: SecretBytes, limits: Argon2Limits? = nil, lockWait: Double = 30) throws {
         let wrapped = try wrappedKey()
+        let lock = try HomeLock(self, .shared, wait: lockWait)
+        defer { withExtendedLifetime(lock) {} }
         let rewrapped: WrappedKey
         do {
             rewrapped = try wrapped.rewrap(oldPassphrase: old, newPassphrase: new, limits: limits)
@@ -95,11 +99,14 @@ public final class UnlockedHome: Sendable {
     public let key: DataKey
     public let identity: Identity
     public let memory: MemoryStore
+    /// Held shared while this is open, so no import switches the folder away (`HomeLock`).
+    private let lock: HomeLock
 
     init(home: ClientHome, key: DataKey, schedule: MemorySchedule = MemorySchedule(),
-         embedder: (any TextEmbedder)? = nil) throws {
+         embedder: (any TextEmbedder)? = nil, lockWait: Double = 30) throws {
         self.home = home
         self.key = key
+        lock = try HomeLock(home, .shared, wait: lockWait)
         do {
             identity = try Identity(sealed: openSealedBytes(home.identityPath), key: key.subkey(for: .identitySealing))
         } catch let e as ClientError {

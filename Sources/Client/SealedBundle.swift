@@ -385,6 +385,9 @@ public enum SealedBundle {
            let inside = try? fm.contentsOfDirectory(atPath: target.path), !inside.isEmpty {
             throw ClientError(.badInput, "\(target.path) exists and is not an empty pclient home: import into a new folder or an initialized home")
         }
+        // No other process may have the home open while it is switched for the new one.
+        let exclusive = wasInitialized ? try HomeLock(target, .exclusive) : nil
+        defer { withExtendedLifetime(exclusive) {} }
         let staging = ClientHome(path: target.path + ".importing-" + hex(SecureRandom.bytes(count: 6)))
         var report = BundleImportReport(items: 0)
         do {
@@ -481,7 +484,7 @@ public enum SealedBundle {
         try home.memory.snapshot(to: staging.memoryPath)
         for relative in try fm.subpathsOfDirectory(atPath: home.home.path).sorted() {
             let name = (relative as NSString).lastPathComponent
-            if relative.hasPrefix(memoryName) || name.contains(".tmp-") { continue }
+            if relative.hasPrefix(memoryName) || name.contains(".tmp-") || relative == HomeLock.fileName { continue }
             let from = home.home.path + "/" + relative, to = staging.path + "/" + relative
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: from, isDirectory: &isDirectory) else { continue }
