@@ -179,6 +179,7 @@ final class ServerChild: @unchecked Sendable {
         p.standardInput = FileHandle.nullDevice
         try p.run()
         process = p
+        forwardInterrupts(to: p.processIdentifier)
         let limit = Date().addingTimeInterval(30)
         while Date() < limit {
             if !p.isRunning { throw BenchFailure("pcoord serve (\(binary)) exited with status \(p.terminationStatus): \(logTail())") }
@@ -186,6 +187,29 @@ final class ServerChild: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.05)
         }
         throw BenchFailure("pcoord serve did not listen on 127.0.0.1:\(port) within 30 s: \(logTail())")
+    }
+
+    private var interruptSources: [any DispatchSourceSignal] = []
+
+    /// Ctrl-C (or a TERM) to pbench also ends the child and deletes its directory: without this the
+    /// child would outlive pbench, serving a folder nobody removes.
+    private func forwardInterrupts(to child: Int32) {
+        let directory = self.directory
+        interruptSources = [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                kill(child, SIGTERM)
+                let limit = Date().addingTimeInterval(5)
+                while kill(child, 0) == 0 && Date() < limit { usleep(50_000) }
+                kill(child, SIGKILL)
+                try? FileManager.default.removeItem(atPath: directory)
+                FileHandle.standardError.write(Data("pbench: interrupted; stopped pcoord serve (pid \(child)) and removed \(directory)\n".utf8))
+                exit(128 + sig)
+            }
+            source.resume()
+            return source
+        }
     }
 
     func logTail() -> String { String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(2000)) }
