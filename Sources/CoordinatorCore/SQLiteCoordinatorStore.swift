@@ -39,11 +39,20 @@ public final class SQLiteCoordinatorStore: CoordinatorStore {
     }
 
     /// Deletes files in `messageDirectory` that no stored message names (temporary files of an
-    /// interrupted write, or payloads of a prune whose unlinks a crash cut short).
+    /// interrupted write, or payloads of a prune whose unlinks a crash cut short). Files of the
+    /// round that is still open are left alone: another pcoord process (`serve`, while this one is
+    /// `status` or `enroll`) may be between writing one and committing its row. They are removed
+    /// by an open after that round has ended.
     private func removeUnreferencedMessageFiles() throws {
-        let referenced = Set(try read { db in try String.fetchAll(db, sql: "SELECT payload_file FROM round_messages WHERE payload_file IS NOT NULL") })
+        let (referenced, open) = try read { db in
+            (Set(try String.fetchAll(db, sql: "SELECT payload_file FROM round_messages WHERE payload_file IS NOT NULL")),
+             try Int64.fetchOne(db, sql: "SELECT round FROM rounds WHERE stage NOT IN (?, ?) ORDER BY round DESC LIMIT 1",
+                                arguments: [RoundStage.completed.rawValue, RoundStage.aborted.rawValue]))
+        }
+        let openPrefix = open.map { "r\(UInt64(bitPattern: $0))-" }
         let present = (try? FileManager.default.contentsOfDirectory(atPath: messageDirectory)) ?? []
         for name in present where !referenced.contains(name) {
+            if let openPrefix, name.hasPrefix(openPrefix) { continue }
             unlink(messageDirectory + "/" + name)
         }
     }
