@@ -85,9 +85,4 @@ public enum RingVector {
     static func addWords(_ addend: UnsafeBufferPointer<UInt32>, into acc: UnsafeMutableBufferPointer<UInt32>) {
         for i in 0..<acc.count { acc[i] &+= addend[i] }
     }
-
-    @inline(__always)
-    static func subtractWords(_ subtrahend: UnsafeBufferPointer<UInt32>, from acc: UnsafeMutableBufferPointer<UInt32>) {
-        for i in 0..<acc.count { acc[i] &-= subtrahend[i] }
-    }
 }

@@ -177,12 +177,14 @@ struct AggregateBench: ParsableCommand {
         return ((UInt32(blocks), UInt32(embedding)), rank, blocks * 2 * embedding * rank)
     }
 
-    func round(_ layout: (dimensions: (blocks: UInt32, embedding: UInt32), rank: Int, length: Int), into f: inout Figures) async throws {
-        let dir = NSTemporaryDirectory() + "pbench-aggregate-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+    /// A coordinator directory for the benchmark round (in process or over HTTP): a q,v adapter of
+    /// `layout`, every enrolled client sampled, half of them the minimum, noise z = 1, and a
+    /// metadata-only base GGUF at `dir`/base.gguf (not yet published). Returns the round's config.
+    func initialiseCoordinator(at dir: String, layout: (dimensions: (blocks: UInt32, embedding: UInt32), rank: Int, length: Int),
+                               stageTimeout: Double) throws -> RoundConfig {
         let minimum = max(2, clients / 2 + 1)
         let spec = try SharedAdapterSpec(rank: layout.rank, alpha: Double(2 * layout.rank), targets: ["q", "v"], seed: 3)
-        let config = RoundConfig(clientsPerRound: clients, minimumClients: minimum, stageTimeout: 3600, localSteps: 1, learningRate: 1e-3,
+        let config = RoundConfig(clientsPerRound: clients, minimumClients: minimum, stageTimeout: stageTimeout, localSteps: 1, learningRate: 1e-3,
                                  maxSequence: 64, dp: try DistributedGaussian(clipNorm: 1, noiseMultiplier: 1, minimumClients: minimum),
                                  codec: try FixedPointCodec(range: 16, scaleBits: 16, maxSummands: max(100, clients)), strategy: "fedavg",
                                  serverLearningRate: 1, neighbours: neighbours == 0 ? nil : neighbours)
@@ -190,6 +192,13 @@ struct AggregateBench: ParsableCommand {
                                                availabilityWindow: 1e6, sampleWait: 1e6, skewWindow: 300)
         try Coordinator.initialise(directory: dir, settings: settings)
         try writeMetadataGGUF(to: dir + "/base.gguf", blocks: layout.dimensions.blocks, embedding: layout.dimensions.embedding)
+        return config
+    }
+
+    func round(_ layout: (dimensions: (blocks: UInt32, embedding: UInt32), rank: Int, length: Int), into f: inout Figures) async throws {
+        let dir = NSTemporaryDirectory() + "pbench-aggregate-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try initialiseCoordinator(at: dir, layout: layout, stageTimeout: 3600)
         var quiet = Logger(label: "pbench")
         quiet.logLevel = .warning
         let c = try Coordinator(directory: dir, logger: quiet)

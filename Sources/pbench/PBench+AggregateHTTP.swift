@@ -68,16 +68,7 @@ extension AggregateBench {
         let binary = try Self.pcoordBinary()
         let dir = NSTemporaryDirectory() + "pbench-aggregate-http-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let minimum = max(2, clients / 2 + 1)
-        let spec = try SharedAdapterSpec(rank: layout.rank, alpha: Double(2 * layout.rank), targets: ["q", "v"], seed: 3)
-        let config = RoundConfig(clientsPerRound: clients, minimumClients: minimum, stageTimeout: stageTimeout, localSteps: 1, learningRate: 1e-3,
-                                 maxSequence: 64, dp: try DistributedGaussian(clipNorm: 1, noiseMultiplier: 1, minimumClients: minimum),
-                                 codec: try FixedPointCodec(range: 16, scaleBits: 16, maxSummands: max(100, clients)), strategy: "fedavg",
-                                 serverLearningRate: 1, neighbours: neighbours == 0 ? nil : neighbours)
-        let settings = try CoordinatorSettings(sharedAdapter: spec, round: config, epsilonBudget: 1e9, delta: 1e-5,
-                                               availabilityWindow: 1e6, sampleWait: 1e6, skewWindow: 300)
-        try Coordinator.initialise(directory: dir, settings: settings)
-        try writeMetadataGGUF(to: dir + "/base.gguf", blocks: layout.dimensions.blocks, embedding: layout.dimensions.embedding)
+        let config = try initialiseCoordinator(at: dir, layout: layout, stageTimeout: stageTimeout)
         // Set up in-process, then let go of the database before the server opens it.
         let tokens = try await Self.prepare(directory: dir, clients: clients, length: layout.length)
         let server = try ServerChild(binary: binary, directory: dir)
