@@ -22,8 +22,12 @@ import Glibc
     }
 
     @Test func anImportRefusesWhileAnotherProcessHasTheHomeOpenAndChangesNothing() throws {
-        let src = ClientHome(path: temporaryFolder("lock-src")), dst = ClientHome(path: temporaryFolder("lock-dst"))
-        defer { for p in [src.path, dst.path] { try? FileManager.default.removeItem(atPath: p) } }
+        // The destination sits in a folder of its own: other suites import beside their homes in the
+        // shared temporary folder at the same time, and their staging folders must not count here.
+        let parent = temporaryFolder("lock-parent")
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let src = ClientHome(path: temporaryFolder("lock-src")), dst = ClientHome(path: parent + "/home")
+        defer { for p in [src.path, parent] { try? FileManager.default.removeItem(atPath: p) } }
         let source = try src.initialize(passphrase: passphrase, limits: .minimum)
         try source.memory.add(NewItem(kind: .note, content: ItemContent(text: "from the old laptop")))
         let bundle = try SealedBundle.open(SealedBundle.export(source, passphrase: bundlePassphrase, includeIdentity: true, limits: .minimum),
@@ -33,11 +37,10 @@ import Glibc
 
         // `pclient sync --watch` running elsewhere: the import is refused, nothing moves.
         let watcher = try otherProcess(locks: dst, LOCK_SH)
-        let parent = (dst.path as NSString).deletingLastPathComponent
         #expect { try SealedBundle.importContents(bundle, into: dst, passphrase: passphrase) } throws: { error in
             (error as? ClientError)?.code == .badInput && "\(error)".contains("another pclient process")
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: parent).filter { $0.contains(".importing-") }.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == ["home"])
         // Other shared holders (this process opening the home) are fine meanwhile.
         #expect(try dst.unlock(passphrase: passphrase).memory.list().count == 2)
         close(watcher)
