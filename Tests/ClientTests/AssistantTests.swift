@@ -5,75 +5,16 @@ import LLM
 import Memory
 import Seal
 import Tensor
+import TestModels
 import Testing
 import Tokenizer
 import Tuning
 
-/// A tiny random llama GGUF with a byte-level vocabulary (the 256 bytes, then ChatML's control
-/// tokens), so the whole assistant pipeline runs on it in milliseconds. Adapted from TuningTests'
-/// TinyModel with the tokenizer metadata added.
-struct TinyChatModel {
-    var blocks = 2
-    var dim = 32
-    var ffn = 64
-    var heads = 4
-    var kvHeads = 2
-    var context = 1024
-    var seed: UInt64 = 7
-
-    static let specials = ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
-    static var vocab: Int { 256 + specials.count }
-
-    func write() throws -> String {
-        var rng = Xoshiro256(seed: seed)
-        func random(_ n: Int, scale: Float) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) * scale } }
-        var w = GGUFWriter()
-        w.set("general.architecture", "llama")
-        w.set("llama.block_count", UInt32(blocks))
-        w.set("llama.embedding_length", UInt32(dim))
-        w.set("llama.feed_forward_length", UInt32(ffn))
-        w.set("llama.attention.head_count", UInt32(heads))
-        w.set("llama.attention.head_count_kv", UInt32(kvHeads))
-        w.set("llama.rope.freq_base", Float(10000))
-        w.set("llama.attention.layer_norm_rms_epsilon", Float(1e-5))
-        w.set("llama.context_length", UInt32(context))
-        w.set("tokenizer.ggml.model", "gpt2")
-        w.set("tokenizer.ggml.pre", "smollm")
-        w.set("tokenizer.ggml.tokens", (0...255).map { ByteLevel.encode([UInt8($0)]) } + Self.specials)
-        w.set("tokenizer.ggml.merges", [String]())
-        w.set("tokenizer.ggml.token_type", .array(Array(repeating: GGUFValue.int32(1), count: 256)
-            + Array(repeating: GGUFValue.int32(3), count: Self.specials.count)))
-        w.set("tokenizer.ggml.eos_token_id", UInt32(256 + 2))
-        w.set("tokenizer.chat_template", "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}")
-        let hd = dim / heads
-        func add(_ name: String, _ dims: [Int], _ type: QuantType, scale: Float) throws {
-            try w.addTensor(name: name, dimensions: dims, type: type, floats: random(dims.reduce(1, *), scale: scale))
-        }
-        func addNorm(_ name: String) throws {
-            try w.addTensor(name: name, dimensions: [dim], type: .f32, floats: (0..<dim).map { _ in 1 + Float(rng.nextDouble() - 0.5) * 0.4 })
-        }
-        try add("token_embd.weight", [dim, Self.vocab], .q8_0, scale: 1)
-        try addNorm("output_norm.weight")
-        for i in 0..<blocks {
-            let p = "blk.\(i)."
-            try addNorm(p + "attn_norm.weight")
-            try add(p + "attn_q.weight", [dim, heads * hd], .q4_1, scale: 0.4)
-            try add(p + "attn_k.weight", [dim, kvHeads * hd], .q4_1, scale: 0.4)
-            try add(p + "attn_v.weight", [dim, kvHeads * hd], .q4_1, scale: 0.4)
-            try add(p + "attn_output.weight", [heads * hd, dim], .q4_1, scale: 0.3)
-            try addNorm(p + "ffn_norm.weight")
-            try add(p + "ffn_gate.weight", [dim, ffn], .q4_1, scale: 0.4)
-            try add(p + "ffn_up.weight", [dim, ffn], .q4_1, scale: 0.4)
-            try add(p + "ffn_down.weight", [ffn, dim], .q4_1, scale: 0.3)
-        }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tiny-chat-\(UUID().uuidString).gguf").path
-        try w.write(to: path)
-        return path
-    }
-
+extension TinyLlamaGGUF {
+    /// A text generator over this model (the file is removed at once: the mapping stays valid).
     func generator(_ numeric: NumericPath = .exact) throws -> TextGenerator {
         let file = try write()
-        defer { try? FileManager.default.removeItem(atPath: file) }   // the mapping stays valid
+        defer { try? FileManager.default.removeItem(atPath: file) }
         return try TextGenerator(model: LlamaModel(path: file, numericPath: numeric, threads: 1))
     }
 }
@@ -93,7 +34,7 @@ func item(_ id: Int64, _ text: String, output: String? = nil) -> MemoryItem {
 @Suite(.serialized) struct AssistantTests {
     let generator: TextGenerator
 
-    init() throws { generator = try TinyChatModel().generator() }
+    init() throws { generator = try TinyLlamaGGUF.chat().generator() }
 
     @Test func promptAssemblyRespectsTheBudgetAndDropsTheLeastRelevantFirst() throws {
         let builder = PromptBuilder(generator: generator)

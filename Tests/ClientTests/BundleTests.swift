@@ -5,6 +5,7 @@ import LLM
 import Memory
 import Seal
 import Tensor
+import TestModels
 import Testing
 import Tuning
 
@@ -143,7 +144,7 @@ struct BundleTests {
     /// A personal adapter trained on a tiny model answers the same after the move, and the imported
     /// home's trainer knows which items it was trained on (nothing to retrain).
     @Test func aTrainedAdapterAnswersTheSameAfterImport() throws {
-        let generator = try TinyChatModel().generator()
+        let generator = try TinyLlamaGGUF.chat().generator()
         let src = try temporaryHome()
         let dst = ClientHome(path: temporaryFolder("ask-dst"))
         defer { cleanup(src); try? FileManager.default.removeItem(atPath: dst.path) }

@@ -4,13 +4,14 @@ import LLM
 import Memory
 import Seal
 import Tensor
+import TestModels
 import Testing
 import Tuning
 
 @Suite(.serialized) struct PersonalTrainerTests {
     let generator: TextGenerator
 
-    init() throws { generator = try TinyChatModel().generator() }
+    init() throws { generator = try TinyLlamaGGUF.chat().generator() }
 
     func behaviour(_ text: String, _ output: String) -> NewItem {
         NewItem(kind: .behaviour, content: ItemContent(text: text, output: output, source: "test"), importance: 0.95)

@@ -1,4 +1,5 @@
 import Foundation
+import TestModels
 import Testing
 
 /// Runs a command to completion; returns (status, stdout+stderr).
@@ -35,7 +36,7 @@ func runTool(_ binary: String, _ args: [String], env: [String: String] = [:], ch
         defer { if env["PLLM_FEDCHECK_KEEP"] == nil { try? FileManager.default.removeItem(atPath: dir) } else { print("kept \(dir)") } }
         let clients = 3
         let model = dir + "/tiny.gguf"
-        try writeTinyChatGGUF(to: model)
+        try TinyLlamaGGUF.chat(context: 256).write(to: model)
         let coord = dir + "/coord"
         try runTool(pcoord, ["init", "--dir", coord, "--rank", "2", "--clients-per-round", "\(clients)", "--min-clients", "\(clients)",
                              "--stage-timeout", "20", "--local-steps", "2", "--max-sequence", "64", "--sample-wait", "2"])

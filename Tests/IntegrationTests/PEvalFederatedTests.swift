@@ -1,4 +1,5 @@
 import Foundation
+import TestModels
 import Testing
 
 /// `peval run --method fed` on fresh homes: peval starts a real `pcoord` and one `pclient sync`
@@ -12,7 +13,7 @@ import Testing
         let dir = scratchDirectory("peval-fed")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let model = dir + "/tiny.gguf"
-        try writeTinyChatGGUF(to: model, context: 2048)
+        try TinyLlamaGGUF.chat(context: 2048).write(to: model)
         try runTool(peval, ["synth", "--task", "lamp3", "--users", "3", "--items", "6", "--questions", "1", "--seed", "5", "--out", dir + "/users"])
         let scratch = dir + "/tmp"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -36,7 +37,7 @@ import Testing
         let dir = scratchDirectory("peval-fed1")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let model = dir + "/tiny.gguf"
-        try writeTinyChatGGUF(to: model)
+        try TinyLlamaGGUF.chat(context: 256).write(to: model)
         try runTool(peval, ["synth", "--task", "lamp2", "--users", "1", "--items", "6", "--questions", "1", "--seed", "5", "--out", dir + "/users"])
         let run = try runTool(peval, ["run", "--questions", dir + "/users/questions.json", "--outputs", dir + "/users/outputs.json",
                                       "--method", "fed", "--model", model, "--threads", "1"], check: false)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Tensor
+import TestModels
 @testable import LLM
 
 struct ForwardTests {
@@ -10,9 +11,9 @@ struct ForwardTests {
     @Test(arguments: [NumericPath.exact, .fast])
     func matchesThePlainReference(path: NumericPath) throws {
         for tied in [true, false] {
-            var tiny = TinyLlama()
+            var tiny = tinyLlama()
             tiny.tiedOutput = tied
-            let model = try tiny.model(path)
+            let model = try tiny.model(path, threads: 2)
             #expect(model.isOutputTied == tied)
             let reference = try ReferenceForward(model: model).logits(tokens)
             let all = try InferenceSession(model: model, capacity: 32).forward(tokens, allLogits: true)
@@ -27,7 +28,7 @@ struct ForwardTests {
     /// Token-by-token decode with the KV cache gives the logits of a batched forward.
     @Test(arguments: [NumericPath.exact, .fast, .fastQ8])
     func kvCacheDecodeEqualsFullRecompute(path: NumericPath) throws {
-        let model = try TinyLlama().model(path)
+        let model = try tinyLlama().model(path, threads: 2)
         let full = try InferenceSession(model: model, capacity: 32).forward(tokens, allLogits: true)
         let session = InferenceSession(model: model, capacity: 32)
         let V = model.config.vocabularySize
@@ -41,14 +42,14 @@ struct ForwardTests {
 
     /// Long inputs go through in chunks with the same result as one pass.
     @Test func chunkedPromptEqualsOnePass() throws {
-        let model = try TinyLlama().model(.fast)
+        let model = try tinyLlama().model(.fast, threads: 2)
         let one = try InferenceSession(model: model, capacity: 32, chunkSize: 64).forward(tokens)
         let chunked = try InferenceSession(model: model, capacity: 32, chunkSize: 3).forward(tokens)
         #expect(zip(one, chunked).map { abs($0 - $1) }.max()! < 1e-4)
     }
 
     @Test func rewindReplaysTheSameLogits() throws {
-        let model = try TinyLlama().model(.fast)
+        let model = try tinyLlama().model(.fast, threads: 2)
         let s = InferenceSession(model: model, capacity: 32)
         try s.forward(Array(tokens.prefix(6)))
         let a = try s.forward([9])
@@ -58,15 +59,15 @@ struct ForwardTests {
     }
 
     @Test func threadCountDoesNotChangeTheResult() throws {
-        let one = try TinyLlama().model(.fast, threads: 1)
-        let two = try TinyLlama().model(.fast, threads: 2)
+        let one = try tinyLlama().model(.fast, threads: 1)
+        let two = try tinyLlama().model(.fast, threads: 2)
         let a = try InferenceSession(model: one, capacity: 32).forward(tokens)
         let b = try InferenceSession(model: two, capacity: 32).forward(tokens)
         #expect(zip(a, b).map { abs($0 - $1) }.max()! < 1e-5)
     }
 
     @Test func contextAndTokenErrorsAreClear() throws {
-        let model = try TinyLlama().model(.fast)
+        let model = try tinyLlama().model(.fast, threads: 2)
         let s = InferenceSession(model: model, capacity: 4)
         #expect(throws: LLMError.self) { try s.forward([1, 2, 3, 4, 5]) }
         #expect(s.position == 0)
@@ -83,7 +84,7 @@ struct ForwardTests {
     }
 
     @Test func modelErrorsNameWhatIsWrong() throws {
-        var missing = TinyLlama()
+        var missing = tinyLlama()
         missing.omit = "blk.1.ffn_up.weight"
         do {
             _ = try missing.model()
@@ -92,10 +93,10 @@ struct ForwardTests {
             #expect(e.code == .missingTensor)
             #expect(e.message.contains("blk.1.ffn_up.weight"))
         }
-        var other = TinyLlama()
+        var other = tinyLlama()
         other.architecture = "gpt2"
         #expect(throws: LLMError.self) { _ = try other.model() }
-        var badHeads = TinyLlama()
+        var badHeads = tinyLlama()
         badHeads.kvHeads = 3
         #expect(throws: (any Error).self) { _ = try badHeads.model() }
     }

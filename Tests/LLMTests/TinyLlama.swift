@@ -1,77 +1,13 @@
 import Foundation
 import GGUF
 import Tensor
+import TestModels
 @testable import LLM
 
-/// A tiny random llama-architecture GGUF for fast tests: GQA (4 query heads over 2 kv heads),
-/// Q4_1 projections, a Q8_0 embedding tied to the output (or a separate output), F32 norms.
-struct TinyLlama {
-    var blocks = 2
-    var dim = 64
-    var ffn = 96
-    var heads = 4
-    var kvHeads = 2
-    var vocab = 100
-    var context = 64
-    var ropeBase: Float = 10000
-    var tiedOutput = true
-    var linearType = QuantType.q4_1
-    var seed: UInt64 = 1
-    var omit: String? = nil                     // a tensor to leave out, for error tests
-    var architecture = "llama"
-
-    func write() throws -> String {
-        var rng = Xoshiro256(seed: seed)
-        func random(_ n: Int, scale: Float) -> [Float] {
-            (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) * scale }
-        }
-        var w = GGUFWriter()
-        let a = architecture
-        w.set("general.architecture", a)
-        w.set("\(a).block_count", UInt32(blocks))
-        w.set("\(a).embedding_length", UInt32(dim))
-        w.set("\(a).feed_forward_length", UInt32(ffn))
-        w.set("\(a).attention.head_count", UInt32(heads))
-        w.set("\(a).attention.head_count_kv", UInt32(kvHeads))
-        w.set("\(a).rope.freq_base", ropeBase)
-        w.set("\(a).attention.layer_norm_rms_epsilon", Float(1e-5))
-        w.set("\(a).context_length", UInt32(context))
-        let hd = dim / heads
-        func add(_ name: String, _ dims: [Int], _ type: QuantType, scale: Float) throws {
-            if name == omit { return }
-            try w.addTensor(name: name, dimensions: dims, type: type, floats: random(dims.reduce(1, *), scale: scale))
-        }
-        func addNorm(_ name: String) throws {
-            if name == omit { return }
-            try w.addTensor(name: name, dimensions: [dim], type: .f32,
-                            floats: (0..<dim).map { _ in 1 + Float(rng.nextDouble() - 0.5) * 0.4 })
-        }
-        try add("token_embd.weight", [dim, vocab], .q8_0, scale: 1)
-        try addNorm("output_norm.weight")
-        if !tiedOutput { try add("output.weight", [dim, vocab], .q8_0, scale: 0.3) }
-        for i in 0..<blocks {
-            let p = "blk.\(i)."
-            try addNorm(p + "attn_norm.weight")
-            try add(p + "attn_q.weight", [dim, heads * hd], linearType, scale: 0.3)
-            try add(p + "attn_k.weight", [dim, kvHeads * hd], linearType, scale: 0.3)
-            try add(p + "attn_v.weight", [dim, kvHeads * hd], linearType, scale: 0.3)
-            try add(p + "attn_output.weight", [heads * hd, dim], linearType, scale: 0.2)
-            try addNorm(p + "ffn_norm.weight")
-            try add(p + "ffn_gate.weight", [dim, ffn], linearType, scale: 0.3)
-            try add(p + "ffn_up.weight", [dim, ffn], linearType, scale: 0.3)
-            try add(p + "ffn_down.weight", [ffn, dim], linearType, scale: 0.2)
-        }
-        let path = FileManager.default.temporaryDirectory
-            .appendingPathComponent("tiny-llama-\(UUID().uuidString).gguf").path
-        try w.write(to: path)
-        return path
-    }
-
-    func model(_ path: NumericPath = .fast, threads: Int = 2) throws -> LlamaModel {
-        let file = try write()
-        defer { try? FileManager.default.removeItem(atPath: file) }   // the mapping stays valid
-        return try LlamaModel(path: file, numericPath: path, threads: threads)
-    }
+/// The tiny random llama these tests run (TestModels' writer): wider than its default, with smaller
+/// weights, GQA with 4 query heads over 2 kv heads.
+func tinyLlama() -> TinyLlamaGGUF {
+    TinyLlamaGGUF(dim: 64, ffn: 96, vocab: 100, projectionScale: 0.3, outputProjectionScale: 0.2)
 }
 
 /// A plain double-precision llama forward over dequantized weights, written as directly as the

@@ -1,6 +1,7 @@
 import Foundation
 import LLM
 import Tensor
+import TestModels
 import Testing
 @testable import Tuning
 

@@ -1,5 +1,6 @@
 import LLM
 import Tensor
+import TestModels
 import Testing
 @testable import Tuning
 
