@@ -58,8 +58,8 @@ public struct PersonalAdapterStore: Sendable {
 
     /// Seals `adapter` and its metadata into the home, replacing any previous one atomically.
     public func save(_ adapter: LoRAAdapter, metadata: PersonalAdapterMetadata, model: LlamaConfig) throws {
-        try saveParts(metadata: metadata, config: try Self.peftConfig(adapter.config),
-                      weights: try SafeTensors.encode(adapter.tensors(model: model), metadata: ["format": "pt"]))
+        let files = try adapter.peftFiles(model: model)
+        try saveParts(metadata: metadata, config: files.config, weights: files.weights)
     }
 
     /// Seals already encoded parts (metadata, PEFT adapter_config.json, adapter_model.safetensors):
@@ -133,68 +133,14 @@ public struct PersonalAdapterStore: Sendable {
         return (metadata, config, weights)
     }
 
-    // MARK: PEFT bytes
-
-    /// adapter_config.json as PEFT writes it (the fields `LoRAAdapter.save` writes).
-    static func peftConfig(_ c: LoRAConfig) throws -> [UInt8] {
-        let object: [String: Any] = [
-            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": c.rank,
-            "lora_alpha": c.alpha == c.alpha.rounded() ? Int(c.alpha) as Any : Double(c.alpha) as Any,
-            "lora_dropout": Double(c.dropout), "target_modules": c.targets.map(\.peftModule), "bias": "none",
-            "base_model_name_or_path": "", "fan_in_fan_out": false, "inference_mode": true,
-            "init_lora_weights": true, "use_rslora": false, "use_dora": false,
-        ]
-        return Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
-    }
-
-    /// An adapter from PEFT config and safetensors bytes, with every tensor checked against `model`.
-    static func adapter(config bytes: [UInt8], safetensors: [UInt8], model: LlamaConfig, training: LoRATraining) throws -> LoRAAdapter {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
-              let rank = (object["r"] as? NSNumber)?.intValue, let alpha = (object["lora_alpha"] as? NSNumber)?.floatValue,
-              let modules = object["target_modules"] as? [String] else {
-            throw ClientError(.corrupt, "the sealed adapter's config is not a PEFT LoRA config")
+    /// An adapter from the sealed PEFT bytes, checked against `model` (Tuning's checks, as for a
+    /// PEFT folder); a misfit is a corrupt store with its remedy.
+    static func adapter(config: [UInt8], safetensors: [UInt8], model: LlamaConfig, training: LoRATraining) throws -> LoRAAdapter {
+        do {
+            return try LoRAAdapter(peftConfig: config, weights: safetensors, model: model, training: training)
+        } catch let error as TuningError {
+            throw ClientError(.corrupt, "the sealed personal adapter does not fit this model: \(error.message). Run `pclient train --full` to rebuild it")
         }
-        let targets = modules.compactMap(LoRATarget.init(peftModule:))
-        guard targets.count == modules.count else { throw ClientError(.corrupt, "the sealed adapter names unknown target modules \(modules)") }
-        let adapter = try LoRAAdapter(config: LoRAConfig(rank: rank, alpha: alpha, targets: targets), model: model, seed: 0, training: training)
-        let (tensors, _) = try SafeTensors.decode(safetensors)
-        guard tensors.count == adapter.modules.count * 2 else {
-            throw ClientError(.corrupt, "the sealed adapter holds \(tensors.count) tensors; this model needs \(adapter.modules.count * 2): it was trained for another model")
-        }
-        for m in adapter.modules {
-            for (matrix, buffer, shape) in [("A", m.a, [m.rank, m.inFeatures]), ("B", m.b, [m.outFeatures, m.rank])] {
-                let name = LoRAAdapter.tensorName(block: m.block, target: m.target, matrix: matrix)
-                guard let t = tensors[name], t.shape == shape else {
-                    throw ClientError(.corrupt, "the sealed adapter lacks \(name) of shape \(shape): it was trained for another model; run `pclient train --full`")
-                }
-                let values = matrix == "B" ? ggufRows(t.values, target: m.target, rank: m.rank, model: model) : t.values
-                guard values.allSatisfy(\.isFinite) else { throw ClientError(.corrupt, "\(name) holds values that are not finite") }
-                for i in 0..<values.count { buffer[i] = values[i] }
-            }
-        }
-        return adapter
-    }
-
-    /// Rows of B (out, r) of q or k from Hugging Face's rotate-half order back to the GGUF layout
-    /// (the inverse of what `LoRAAdapter.tensors(model:)` does): GGUF row h·D + 2i + j = HF row h·D + j·D/2 + i.
-    static func ggufRows(_ values: [Float], target: LoRATarget, rank: Int, model: LlamaConfig) -> [Float] {
-        let heads: Int
-        switch target {
-        case .q: heads = model.headCount
-        case .k: heads = model.kvHeadCount
-        default: return values
-        }
-        let D = model.headDim, half = D / 2
-        var out = values
-        for h in 0..<heads {
-            for i in 0..<half {
-                for j in 0..<2 {
-                    let gguf = h * D + 2 * i + j, hf = h * D + j * half + i
-                    for c in 0..<rank { out[gguf * rank + c] = values[hf * rank + c] }
-                }
-            }
-        }
-        return out
     }
 }
 

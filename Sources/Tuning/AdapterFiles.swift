@@ -63,19 +63,15 @@ extension LoRAAdapter {
         return out
     }
 
-    /// Writes adapter_model.safetensors and adapter_config.json into `directory` (created if absent),
-    /// each atomically: a crash leaves the old file or the new one, never a torn one.
-    public func save(to directory: String, model: LlamaConfig, baseModel: String = "", metadata: [String: String] = [:]) throws {
+    /// The two PEFT files as bytes: adapter_config.json and adapter_model.safetensors (B's q and k
+    /// rows in Hugging Face's rotate-half order), what `save` writes and what a sealed store keeps.
+    public func peftFiles(model: LlamaConfig, baseModel: String = "", metadata: [String: String] = [:]) throws
+        -> (config: [UInt8], weights: [UInt8]) {
         try validate(against: model)
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw TuningError(.io, "cannot create the adapter directory \(directory): \(error.localizedDescription)")
-        }
         var meta = metadata
         meta["format"] = "pt"
         let weights = try SafeTensors.encode(tensors(model: model), metadata: meta)
-        let config: [String: Any] = [
+        let object: [String: Any] = [
             "peft_type": "LORA",
             "task_type": "CAUSAL_LM",
             "r": config.rank,
@@ -93,24 +89,41 @@ extension LoRAAdapter {
             "layers_to_transform": NSNull(),
             "revision": NSNull(),
         ]
-        let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-        // Weights first: a config never points at weights that are not there yet.
-        try writeAtomically(weights, to: directory + "/" + Self.weightsFileName)
-        try writeAtomically(Array(json) + [0x0A], to: directory + "/" + Self.configFileName)
+        let json = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        return (Array(json) + [0x0A], weights)
     }
 
-    /// Reads an adapter directory and checks it against the model it will run on: every tensor name
-    /// must be one this model has, every shape must fit, and every (block, target) of the config must
-    /// be present. Anything else throws; nothing is filled in silently.
+    /// Writes adapter_model.safetensors and adapter_config.json into `directory` (created if absent),
+    /// each atomically: a crash leaves the old file or the new one, never a torn one.
+    public func save(to directory: String, model: LlamaConfig, baseModel: String = "", metadata: [String: String] = [:]) throws {
+        let files = try peftFiles(model: model, baseModel: baseModel, metadata: metadata)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw TuningError(.io, "cannot create the adapter directory \(directory): \(error.localizedDescription)")
+        }
+        // Weights first: a config never points at weights that are not there yet.
+        try writeAtomically(files.weights, to: directory + "/" + Self.weightsFileName)
+        try writeAtomically(files.config, to: directory + "/" + Self.configFileName)
+    }
+
+    /// Reads an adapter directory and checks it against the model it will run on (see `init(peftConfig:weights:model:training:)`).
     public static func load(from directory: String, model: LlamaConfig, training: LoRATraining = .full) throws -> LoRAAdapter {
-        let configBytes = try readFile(directory + "/" + configFileName)
-        let config = try parseConfig(configBytes)
-        let (tensors, _) = try SafeTensors.decode(try readFile(directory + "/" + weightsFileName))
-        let adapter = try LoRAAdapter(config: config, model: model, training: training)
+        try LoRAAdapter(peftConfig: try readFile(directory + "/" + configFileName),
+                        weights: try readFile(directory + "/" + weightsFileName), model: model, training: training)
+    }
+
+    /// An adapter from the bytes of PEFT's two files, checked against the model it will run on: every
+    /// tensor name must be one this model has, every shape must fit, every (block, target) of the
+    /// config must be present and every value finite. Anything else throws; nothing is filled in silently.
+    public convenience init(peftConfig configBytes: [UInt8], weights: [UInt8], model: LlamaConfig, training: LoRATraining = .full) throws {
+        let config = try Self.parseConfig(configBytes)
+        let (tensors, _) = try SafeTensors.decode(weights)
+        try self.init(config: config, model: model, training: training)
         var expected = Set<String>()
-        for m in adapter.modules {
+        for m in modules {
             for (matrix, buffer, shape) in [("A", m.a, [m.rank, m.inFeatures]), ("B", m.b, [m.outFeatures, m.rank])] {
-                let name = tensorName(block: m.block, target: m.target, matrix: matrix)
+                let name = Self.tensorName(block: m.block, target: m.target, matrix: matrix)
                 expected.insert(name)
                 guard let t = tensors[name] else {
                     throw TuningError(.adapterMismatch, "the adapter lacks \(name), which its config (targets \(config.targets.map(\.peftModule).joined(separator: ",")), \(model.blockCount) blocks) requires")
@@ -118,17 +131,14 @@ extension LoRAAdapter {
                 guard t.shape == shape else {
                     throw TuningError(.adapterMismatch, "\(name) has shape \(t.shape); this model needs \(shape) (rank \(config.rank)): the adapter was made for another model or rank")
                 }
-                let values = matrix == "B" ? rotaryRows(t.values, target: m.target, rank: m.rank, model: model, toHF: false) : t.values
+                guard t.values.allSatisfy(\.isFinite) else { throw TuningError(.corruptFile, "\(name) holds values that are not finite") }
+                let values = matrix == "B" ? Self.rotaryRows(t.values, target: m.target, rank: m.rank, model: model, toHF: false) : t.values
                 values.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: values.count) }
             }
         }
         if let extra = tensors.keys.sorted().first(where: { !expected.contains($0) }) {
             throw TuningError(.adapterMismatch, "the adapter holds \(extra), which does not fit this model (\(model.blockCount) blocks, targets \(config.targets.map(\.peftModule).joined(separator: ",")))")
         }
-        for (name, t) in tensors where t.values.contains(where: { !$0.isFinite }) {
-            throw TuningError(.corruptFile, "\(name) holds values that are not finite")
-        }
-        return adapter
     }
 
     static func parseConfig(_ bytes: [UInt8]) throws -> LoRAConfig {

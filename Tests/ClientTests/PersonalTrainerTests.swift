@@ -67,6 +67,14 @@ import Tuning
         try FileManager.default.copyItem(atPath: store.path, toPath: PersonalAdapterStore(home: other).path)
         #expect(throws: ClientError.self) { try PersonalAdapterStore(home: other).load(model: config) }
 
+        // A model of another shape: a clear error with its remedy, and the sealed file stays.
+        var wider = config
+        wider.dim *= 2
+        #expect { try store.load(model: wider) } throws: { error in
+            (error as? ClientError)?.code == .corrupt && "\(error)".contains("does not fit this model") && "\(error)".contains("train --full")
+        }
+        #expect(try store.load(model: config) != nil)
+
         // Export writes the PEFT folder, which Tuning reads back as the same adapter.
         let out = temporaryFolder("export")
         defer { try? FileManager.default.removeItem(atPath: out) }
