@@ -78,22 +78,10 @@ struct CrashRoundTests {
         defer { server.stop() }
         let plan = CrashPlan(server: server)
 
-        var participants: [FederatedParticipant] = []
-        var apis: [HookedAPI] = []
-        for i in 0..<10 {
-            let identity = Identity.generate()
-            let response = try CoordinatorClient.enroll(url: server.url, token: tokens[i], identity: identity, name: "c\(i)")
-            let home = ClientHome(path: dir + "/client\(i)")
-            try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
-            let link = CoordinatorLink(url: server.url, clientID: response.clientID, coordinatorKey: response.coordinatorKey, lastManifestSequence: 0)
-            let api = HookedAPI(try CoordinatorClient(url: server.url, identity: identity)) { plan.accepted($0) }
-            let p = FederatedParticipant(api: api, home: home, identity: identity, link: link, provider: SeededUpdates(index: i))
-            p.pollInterval = 0.2
-            p.deadlineGrace = 5
-            try p.refreshManifest()
-            participants.append(p)
-            apis.append(api)
+        let enrolled = try enrolledParticipants(server: server, tokens: tokens, in: dir, deadlineGrace: 5) { client in
+            HookedAPI(client) { plan.accepted($0) }
         }
+        let (participants, apis) = (enrolled.map(\.participant), enrolled.map(\.api))
         let clip = settings.round.dp.clipNorm
         let tolerance: Float = 2.0 / 65536
         let points: [(RoundStage, Int)] = [(.advertiseKeys, 5), (.shareKeys, 5), (.maskedInput, 5), (.consistencyCheck, 5),
@@ -101,19 +89,11 @@ struct CrashRoundTests {
         for (n, point) in points.enumerated() {
             let old = try #require(try SharedAdapterStore.current(participants[0].home))
             plan.arm(point.0, after: point.1)
-            let outcomes = Box([RoundOutcome?](repeating: nil, count: 10))
-            let lock = NSLock()
-            concurrently(participants.indices.map { i in
-                let p = Box(participants[i])
-                return {
-                    let o = try? p.value.participateInNextRound(deadline: Date().addingTimeInterval(120))
-                    lock.withLock { outcomes.value[i] = o }
-                }
-            })
+            let outcomes = participateTogether(participants, within: 120)
             #expect(plan.restartError == nil, "restart failed: \(String(describing: plan.restartError))")
             #expect(plan.crashes == n + 1, "pcoord was killed in \(point.0.rawValue) after \(point.1) messages")
             var results: [RoundOutcome] = []
-            for o in outcomes.value {
+            for o in outcomes {
                 results.append(try #require(o, "a client did not finish the round: \(server.serveLog().suffix(2000))"))
             }
             let round = results[0].round
@@ -125,13 +105,7 @@ struct CrashRoundTests {
             let new = try #require(try SharedAdapterStore.current(participants[0].home))
             #expect(new.version == old.version + 1, "exactly one new version per round")
             #expect(summary.resultVersion == new.version)
-            var mean = [Double](repeating: 0, count: old.vector.count)
-            for i in 0..<10 {
-                var u = SeededUpdates.delta(index: i, round: round, count: old.vector.count)
-                DistributedGaussian.clip(&u, to: clip)
-                for k in u.indices { mean[k] += Double(u[k]) / 10 }
-            }
-            let expected = old.vector.enumerated().map { $0.element + Float(mean[$0.offset]) }
+            let expected = SeededUpdates.expectedVector(old: old.vector, round: round, counted: Array(0..<10), clip: clip)
             let worst = zip(new.vector, expected).map { abs($0 - $1) }.max() ?? .infinity
             #expect(worst <= tolerance, "kill in \(point.0.rawValue)#\(point.1): the published vector is off by \(worst)")
             for p in participants { #expect(try SharedAdapterStore.current(p.home)?.vector == new.vector) }

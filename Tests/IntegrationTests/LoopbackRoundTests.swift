@@ -98,6 +98,55 @@ struct SeededUpdates: UpdateProvider {
 
 final class Box<T>: @unchecked Sendable { var value: T; init(_ v: T) { value = v } }
 
+extension SeededUpdates {
+    /// The vector a round publishes when the inputs of `counted` are summed: old + the plain mean of
+    /// their clipped updates (the coordinator's result, up to the fixed-point error and no noise).
+    static func expectedVector(old: [Float], round: UInt64, counted: [Int], clip: Double) -> [Float] {
+        var mean = [Double](repeating: 0, count: old.count)
+        for i in counted {
+            var u = delta(index: i, round: round, count: old.count)
+            DistributedGaussian.clip(&u, to: clip)
+            for k in u.indices { mean[k] += Double(u[k]) / Double(counted.count) }
+        }
+        return old.enumerated().map { $0.element + Float(mean[$0.offset]) }
+    }
+}
+
+/// One client per token, enrolled over HTTP, each a `FederatedParticipant` over its own libcurl
+/// client wrapped by `wrap`, with a home in `dir` holding shared version 0 (as `pclient join` leaves it).
+func enrolledParticipants<API: CoordinatorAPI>(server: CoordinatorProcess, tokens: [String], in dir: String, deadlineGrace: Double,
+                                               wrap: (CoordinatorClient) -> API) throws -> [(participant: FederatedParticipant, api: API)] {
+    try tokens.enumerated().map { i, token in
+        let identity = Identity.generate()
+        let response = try CoordinatorClient.enroll(url: server.url, token: token, identity: identity, name: "c\(i)")
+        let home = ClientHome(path: dir + "/client\(i)")
+        try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
+        let link = CoordinatorLink(url: server.url, clientID: response.clientID, coordinatorKey: response.coordinatorKey, lastManifestSequence: 0)
+        let api = wrap(try CoordinatorClient(url: server.url, identity: identity))
+        let p = FederatedParticipant(api: api, home: home, identity: identity, link: link, provider: SeededUpdates(index: i))
+        p.pollInterval = 0.2
+        p.deadlineGrace = deadlineGrace
+        try p.refreshManifest()
+        return (p, api)
+    }
+}
+
+/// Every participant takes part in the next round, each on its own thread; their outcomes in order
+/// (nil where one gave up with an error).
+func participateTogether(_ participants: [FederatedParticipant], within seconds: TimeInterval) -> [RoundOutcome?] {
+    let outcomes = Box([RoundOutcome?](repeating: nil, count: participants.count))
+    let lock = NSLock()
+    concurrently(participants.indices.map { i in
+        let p = Box(participants[i])
+        return {
+            let o = try? p.value.participateInNextRound(deadline: Date().addingTimeInterval(seconds))
+            lock.withLock { outcomes.value[i] = o }
+        }
+    })
+    return outcomes.value
+}
+
+
 /// Runs every closure on its own thread and waits for all of them.
 func concurrently(_ bodies: [() -> Void]) {
     let group = DispatchGroup()
@@ -133,23 +182,8 @@ struct LoopbackRoundTests {
         defer { server.stop() }
         var sent: [[String: AnyHashable]] = []
 
-        // Enrollment over HTTP, then one FederatedParticipant per client.
-        var apis: [ScriptedAPI] = []
-        var participants: [FederatedParticipant] = []
-        for i in 0..<10 {
-            let identity = Identity.generate()
-            let response = try CoordinatorClient.enroll(url: server.url, token: tokens[i], identity: identity, name: "c\(i)")
-            let home = ClientHome(path: dir + "/client\(i)")
-            try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
-            let link = CoordinatorLink(url: server.url, clientID: response.clientID, coordinatorKey: response.coordinatorKey, lastManifestSequence: 0)
-            let api = ScriptedAPI(try CoordinatorClient(url: server.url, identity: identity))
-            let p = FederatedParticipant(api: api, home: home, identity: identity, link: link, provider: SeededUpdates(index: i))
-            p.pollInterval = 0.2
-            p.deadlineGrace = 2
-            try p.refreshManifest()   // installs shared version 0, as `pclient join` does
-            apis.append(api)
-            participants.append(p)
-        }
+        let enrolled = try enrolledParticipants(server: server, tokens: tokens, in: dir, deadlineGrace: 2) { ScriptedAPI($0) }
+        let (participants, apis) = (enrolled.map(\.participant), enrolled.map(\.api))
         let clip = settings.round.dp.clipNorm
         let tolerance: Float = 2.0 / 65536
 
@@ -161,16 +195,9 @@ struct LoopbackRoundTests {
         for plan in plans {
             let old = try #require(try SharedAdapterStore.current(participants[9].home))
             for (api, b) in zip(apis, plan) { api.reset(b) }
-            let outcomes = Box([RoundOutcome?](repeating: nil, count: 10))
-            let lock = NSLock()
-            concurrently(participants.indices.map { i in
-                let p = Box(participants[i])
-                return {
-                    let o = try? p.value.participateInNextRound(deadline: Date().addingTimeInterval(60))
-                    lock.withLock { outcomes.value[i] = o }
-                }
-            })
-            let results = outcomes.value.map { $0! }
+            let results = try participateTogether(participants, within: 60).enumerated().map { i, o in
+                try #require(o, "client \(i) (\(plan[i])) did not finish the round: \(server.serveLog().suffix(2000))")
+            }
             let round = results[9].round
             #expect(Set(results.map(\.round)).count == 1, "every client took part in the same round")
             // Whose masked input the coordinator holds: the honest, those who vanished after it, the liar.
@@ -190,12 +217,6 @@ struct LoopbackRoundTests {
             let new = try #require(try SharedAdapterStore.current(participants[9].home))
             #expect(new.version == old.version + 1)
             #expect(summary.resultVersion == new.version)
-            var mean = [Double](repeating: 0, count: old.vector.count)
-            for i in counted {
-                var u = SeededUpdates.delta(index: i, round: round, count: old.vector.count)
-                DistributedGaussian.clip(&u, to: clip)
-                for k in u.indices { mean[k] += Double(u[k]) / Double(counted.count) }
-            }
             for i in counted {
                 let raw = SeededUpdates.delta(index: i, round: round, count: old.vector.count)
                 var clipped = raw
@@ -203,7 +224,7 @@ struct LoopbackRoundTests {
                 sent.append(["round": Int(round), "client": i, "raw": raw.map(Double.init), "clipped": clipped.map(Double.init),
                              "scaleBits": settings.round.codec.scaleBits])
             }
-            let expected = old.vector.enumerated().map { $0.element + Float(mean[$0.offset]) }
+            let expected = SeededUpdates.expectedVector(old: old.vector, round: round, counted: counted, clip: clip)
             let worst = zip(new.vector, expected).map { abs($0 - $1) }.max() ?? .infinity
             #expect(worst <= tolerance, "round \(round): published vector differs from old + mean of clipped updates by \(worst)")
             // Every honest client stored the same new version.
