@@ -227,17 +227,19 @@ struct KernelTests {
     }
 
     @Test func poolRunsEveryWorkerOncePerJob() {
-        final class Hits: @unchecked Sendable { var counts = [Int](repeating: 0, count: 3) }
+        // One counter per worker in raw memory: each worker writes only its own (a Swift array's
+        // elements written from several threads are a formal access race on the array).
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 3)
+        counts.initialize(repeating: 0, count: 3)
+        defer { counts.deallocate() }
         let pool = WorkerPool(threads: 3)
-        let hits = Hits()
-        let raw = Unmanaged.passUnretained(hits).toOpaque()
         for _ in 0..<200 {
             pk_pool_run(pool.raw, { ctx, ith, nth in
                 precondition(nth == 3)
-                Unmanaged<Hits>.fromOpaque(ctx!).takeUnretainedValue().counts[Int(ith)] += 1
-            }, raw)
+                ctx!.assumingMemoryBound(to: Int.self)[Int(ith)] += 1
+            }, counts)
         }
-        #expect(hits.counts == [200, 200, 200])
+        #expect(Array(UnsafeBufferPointer(start: counts, count: 3)) == [200, 200, 200])
     }
 }
 
