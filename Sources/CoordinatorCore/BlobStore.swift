@@ -71,11 +71,15 @@ public struct BlobStore: Sendable {
 
     /// The shared adapter's B as a blob: little-endian Float32, no header.
     public static func encode(_ vector: [Float]) -> Data {
+        #if _endian(little)
+        return vector.withUnsafeBytes { Data($0) }
+        #else
         var data = Data(count: vector.count * 4)
         data.withUnsafeMutableBytes { out in
             for (i, x) in vector.enumerated() { out.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
         }
         return data
+        #endif
     }
 
     public static func decodeFloats(_ data: Data) -> [Float] {

@@ -271,14 +271,14 @@ public struct RoundMachine: Sendable {
         let r = settings.round
         var next = old
         do {
-            let mean = try FedAvg.mean(sum: r.codec.decode(sum), count: included)
+            let mean = try FedAvg.mean(encodedSum: sum, codec: r.codec, count: included)
             if r.strategy == "fedadam" {
                 var adam = fedAdam ?? FedAdam(parameterCount: next.count, learningRate: r.serverLearningRate)
                 try adam.step(parameters: &next, delta: mean)
                 fedAdam = adam
             } else {
                 let eta = Float(r.serverLearningRate)
-                for i in next.indices { next[i] += eta * mean[i] }
+                next.withUnsafeMutableBufferPointer { p in mean.withUnsafeBufferPointer { m in for i in 0..<p.count { p[i] += eta * m[i] } } }
             }
         } catch {
             return abort("aggregation failed: \(error)", now: now, into: &out)

@@ -8,6 +8,20 @@ public enum FedAvg {
         return sum.map { Float($0 * inverse) }
     }
 
+    /// The mean of `count` fixed-point encoded updates from their sum (mod 2^32): the same numbers as
+    /// `mean(sum: codec.decode(sum), count:)`, in one pass without the intermediate Double vector
+    /// (the coordinator does this for every completed round, on vectors of millions of words).
+    public static func mean(encodedSum sum: [UInt32], codec: FixedPointCodec, count: Int) throws -> [Float] {
+        guard count >= 1 else { throw FederationError(.invalidArgument, "Cannot average over zero clients.") }
+        let inverse = 1 / Double(1 << codec.scaleBits), countInverse = 1 / Double(count)
+        return [Float](unsafeUninitializedCapacity: sum.count) { out, initialized in
+            sum.withUnsafeBufferPointer { words in
+                for i in 0..<words.count { out[i] = Float(Double(Int32(bitPattern: words[i])) * inverse * countInverse) }
+            }
+            initialized = sum.count
+        }
+    }
+
     /// The unweighted mean of plain updates (no secure aggregation).
     public static func mean(of updates: [[Float]]) throws -> [Float] {
         guard let first = updates.first else { throw FederationError(.invalidArgument, "Cannot average zero updates.") }

@@ -23,6 +23,8 @@ struct AggregateBench: ParsableCommand {
     var neighbours: Int = 0
     @Option(help: "Timed repetitions of the throughput figures (the median is reported).")
     var runs: Int = 3
+    @Option(help: "Full rounds through the Coordinator API, each with a fresh coordinator (the median of each round figure is reported).")
+    var rounds: Int = 3
     @Flag(name: .customLong("skip-round"), help: "Measure the throughput figures only, not the full round.")
     var skipRound = false
     @Flag(help: "Run the round over real HTTP: a `pcoord serve` child on 127.0.0.1 (found next to pbench or in $PLLM_BIN_DIR) and N libcurl clients.")
@@ -45,6 +47,7 @@ struct AggregateBench: ParsableCommand {
         guard dropout >= 0, dropout < 0.5 else { throw ValidationError("Please give --dropout in [0, 0.5).") }
         guard neighbours == 0 || (neighbours >= 2 && neighbours % 2 == 0) else { throw ValidationError("Please give --neighbours 0 or an even number of at least 2.") }
         guard runs >= 1 else { throw ValidationError("Please give --runs of 1 or more.") }
+        guard rounds >= 1, rounds <= 20 else { throw ValidationError("Please give --rounds between 1 and 20.") }
     }
 
     struct Figures: Codable {
@@ -54,8 +57,10 @@ struct AggregateBench: ParsableCommand {
         /// SecAgg+ degree k (0: complete graph) and the neighbourhood threshold the round used.
         var neighbours: Int
         var shareThreshold: Int?
-        /// The coordinator's unmasking (share reconstruction and mask removal) alone, seconds.
+        /// The coordinator's unmasking (share reconstruction and mask removal) alone, seconds: the
+        /// median over the in-process rounds, and every round's figure.
         var unmaskSeconds: Double?
+        var unmaskSecondsPerRound: [Double]?
         /// CPU time (all threads) of the same: on a shared machine, CPU / cores bounds the unloaded wall time.
         var unmaskCPUSeconds: Double?
         /// Masked vectors summed mod 2^32 by the coordinator, MB of input per second.
@@ -73,6 +78,8 @@ struct AggregateBench: ParsableCommand {
         var uploadBytesPerParameter: Double?
         /// Coordinator time per stage of the full round (sum of its handling of every message), seconds.
         var stageSeconds: [String: Double]?
+        var roundSampled: Int?
+        var roundDropped: Int?
         var roundIncluded: Int?
         var roundCompleted: Bool?
         /// With --http: the round over loopback HTTP, as the clients and /proc saw it.
@@ -109,7 +116,18 @@ struct AggregateBench: ParsableCommand {
                          ProcessInfo.processInfo.activeProcessorCount, f.maskKernel, f.maskGigabytesPerSecond))
         }
         if !skipRound {
-            if http { try await httpRound(layout, into: &f) } else { try await round(layout, into: &f) }
+            if http {
+                try await httpRound(layout, into: &f)
+            } else {
+                var samples: [Figures] = []
+                for _ in 0..<rounds {
+                    var g = f
+                    try await round(layout, into: &g)
+                    samples.append(g)
+                }
+                f = Self.medianRound(samples)
+                if !json { printRound(f, length: layout.length) }
+            }
         }
         if json {
             let e = JSONEncoder()
@@ -300,20 +318,43 @@ struct AggregateBench: ParsableCommand {
         f.clientMaskingSeconds = median(survivors.map { maskSeconds[$0] })
         f.uploadBytesPerParameter = median(survivors.map { Double(uploadBytes[$0]) }) / Double(layout.length)
         f.stageSeconds = stage
+        f.roundSampled = active.count
+        f.roundDropped = dropped.count
         f.roundIncluded = record?.included
         f.roundCompleted = record?.stage == .completed
-        if !json {
-            print("round through the Coordinator API: \(active.count) sampled, \(dropped.count) dropped before masked input, "
-                  + "\(record?.stage.rawValue ?? "?") with \(record?.included ?? 0) included")
-            for name in ["open", "advertise-keys", "share-keys", "masked-input", "consistency-check", "unmasking"] {
-                print("  coordinator " + name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %8.3f s", stage[name] ?? 0))
-            }
-            let graph = neighbours == 0 ? "complete graph" : "SecAgg+ k=\(neighbours)"
-            print(String(format: "  server unmask (last response: Shamir + mask removal) %.3f s wall, %.3f s CPU; ", f.unmaskSeconds ?? 0, f.unmaskCPUSeconds ?? 0)
-                  + "\(graph), share threshold \(f.shareThreshold ?? 0)")
-            print(String(format: "  per client: SecAgg %.3f s (masking %.3f s) for %d parameters; upload %.3f bytes/parameter",
-                         f.clientSecAggSeconds ?? 0, f.clientMaskingSeconds ?? 0, layout.length, f.uploadBytesPerParameter ?? 0))
+    }
+
+    /// The per-round figures of several rounds as one: the median of each, every round's unmask time.
+    static func medianRound(_ samples: [Figures]) -> Figures {
+        var f = samples[0]
+        func med(_ key: KeyPath<Figures, Double?>) -> Double? {
+            let values = samples.compactMap { $0[keyPath: key] }
+            return values.isEmpty ? nil : median(values)
         }
+        f.unmaskSeconds = med(\.unmaskSeconds)
+        f.unmaskCPUSeconds = med(\.unmaskCPUSeconds)
+        f.unmaskSecondsPerRound = samples.compactMap(\.unmaskSeconds)
+        f.clientSecAggSeconds = med(\.clientSecAggSeconds)
+        f.clientMaskingSeconds = med(\.clientMaskingSeconds)
+        f.uploadBytesPerParameter = med(\.uploadBytesPerParameter)
+        let names = Set(samples.flatMap { ($0.stageSeconds ?? [:]).keys })
+        f.stageSeconds = Dictionary(uniqueKeysWithValues: names.map { name in (name, median(samples.map { $0.stageSeconds?[name] ?? 0 })) })
+        f.roundCompleted = samples.allSatisfy { $0.roundCompleted == true }
+        return f
+    }
+
+    func printRound(_ f: Figures, length: Int) {
+        print("\(rounds) round(s) through the Coordinator API (medians): \(f.roundSampled ?? 0) sampled, \(f.roundDropped ?? 0) dropped before masked input, "
+              + "\(f.roundCompleted == true ? "completed" : "NOT completed") with \(f.roundIncluded ?? 0) included")
+        for name in ["open", "advertise-keys", "share-keys", "masked-input", "consistency-check", "unmasking"] {
+            print("  coordinator " + name.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %8.3f s", f.stageSeconds?[name] ?? 0))
+        }
+        let graph = neighbours == 0 ? "complete graph" : "SecAgg+ k=\(neighbours)"
+        let each = (f.unmaskSecondsPerRound ?? []).map { String(format: "%.3f", $0) }.joined(separator: ", ")
+        print(String(format: "  server unmask (last response: Shamir + mask removal) %.3f s wall, %.3f s CPU; ", f.unmaskSeconds ?? 0, f.unmaskCPUSeconds ?? 0)
+              + "\(graph), share threshold \(f.shareThreshold ?? 0); each round: \(each) s")
+        print(String(format: "  per client: SecAgg %.3f s (masking %.3f s) for %d parameters; upload %.3f bytes/parameter",
+                     f.clientSecAggSeconds ?? 0, f.clientMaskingSeconds ?? 0, length, f.uploadBytesPerParameter ?? 0))
     }
 }
 

@@ -102,6 +102,17 @@ import Federation
         #expect(throws: FederationError.self) { try FedAvg.mean(of: [[1], [1, 2]]) }
     }
 
+    /// The coordinator's one-pass mean from the encoded sum gives the very floats of decode-then-mean.
+    @Test func meanFromTheEncodedSumEqualsDecodeThenMean() throws {
+        let codec = try FixedPointCodec(range: 16, scaleBits: 16, maxSummands: 100)
+        var rng = ChaChaRandom(seed: [UInt8](repeating: 9, count: 32))
+        let sum: [UInt32] = (0..<10_000).map { _ in UInt32(truncatingIfNeeded: rng.next()) } + [0, 1, .max, 1 << 31, (1 << 31) - 1]
+        for count in [1, 7, 90] {
+            #expect(try FedAvg.mean(encodedSum: sum, codec: codec, count: count) == FedAvg.mean(sum: codec.decode(sum), count: count))
+        }
+        #expect(throws: FederationError.self) { try FedAvg.mean(encodedSum: sum, codec: codec, count: 0) }
+    }
+
     @Test func fedAdamFollowsReddiEtAl() throws {
         var adam = FedAdam(parameterCount: 2, learningRate: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3)
         var x: [Float] = [1, -1]
