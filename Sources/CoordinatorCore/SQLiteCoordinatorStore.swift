@@ -144,7 +144,8 @@ public final class SQLiteCoordinatorStore: CoordinatorStore {
             for (i, change) in changes.enumerated() {
                 guard case .appendMessage(let round, let stage, let participant, let payload, _) = change, stage == .maskedInput else { continue }
                 let name = "r\(round)-\(stage.rawValue)-p\(participant)-" + Hex.encode(SecureRandom.bytes(count: 6))
-                try AtomicFile.write(payload, to: messageDirectory + "/" + name)
+                // Read back only to rebuild a round after a restart: not worth the page cache.
+                try AtomicFile.write(payload, to: messageDirectory + "/" + name, keepCached: false)
                 spilled[i] = name
             }
         } catch {
