@@ -63,10 +63,8 @@ public enum RoundMessage: Sendable {
                     throw CoordinatorError(.malformedBody, "A masked input must be a whole number of 4-byte words; got \(payload.count) bytes.",
                                            remedy: "Send the masked vector as little-endian UInt32 words, 4 bytes per parameter.")
                 }
-                let words = payload.withUnsafeBytes { raw in
-                    (0..<raw.count / 4).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }
-                }
-                self = .maskedInput(MaskedInput(round: round, sender: sender, vector: words))
+                // The bytes are the message: no conversion (the sum reads them as they are).
+                self = .maskedInput(try MaskedInput(round: round, sender: sender, words: payload))
             case .consistencyCheck: self = .consistency(try d.decode(ConsistencySignature.self, from: payload))
             case .unmasking: self = .unmask(try d.decode(UnmaskResponse.self, from: payload))
             case .completed, .aborted:

@@ -138,16 +138,33 @@ public struct MaskedInput: Codable, Sendable, Hashable {
     public init(round: UInt64, sender: ParticipantID, vector: [UInt32]) {
         self.round = round
         self.sender = sender
+        #if _endian(little)
+        self.words = vector.withUnsafeBytes { Data($0) }
+        #else
         var data = Data(count: vector.count * 4)
         data.withUnsafeMutableBytes { out in
             for (i, w) in vector.enumerated() { out.storeBytes(of: w.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
         }
         self.words = data
+        #endif
+    }
+
+    /// The words as they arrive on the wire (little-endian, 4 bytes each), kept as they are.
+    public init(round: UInt64, sender: ParticipantID, words: Data) throws(FederationError) {
+        guard words.count % 4 == 0 else {
+            throw FederationError(.protocolViolation, "A masked input must be a whole number of 4-byte words; got \(words.count) bytes.")
+        }
+        self.round = round
+        self.sender = sender
+        self.words = words
     }
 
     public var vector: [UInt32] {
         words.withUnsafeBytes { raw in
-            (0..<raw.count / 4).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }
+            [UInt32](unsafeUninitializedCapacity: raw.count / 4) { out, initialized in
+                for i in 0..<raw.count / 4 { out[i] = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+                initialized = raw.count / 4
+            }
         }
     }
 }
