@@ -139,7 +139,7 @@ public struct PersonalAdapterStore: Sendable {
         do {
             return try LoRAAdapter(peftConfig: config, weights: safetensors, model: model, training: training)
         } catch let error as TuningError {
-            throw ClientError(.corrupt, "the sealed personal adapter does not fit this model: \(error.message). Run `pclient train --full` to rebuild it")
+            throw ClientError(.corrupt, "the sealed personal adapter cannot be used with this model: \(error.message). Run `pclient train --full` to rebuild it")
         }
     }
 }

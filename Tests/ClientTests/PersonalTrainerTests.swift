@@ -71,7 +71,7 @@ import Tuning
         var wider = config
         wider.dim *= 2
         #expect { try store.load(model: wider) } throws: { error in
-            (error as? ClientError)?.code == .corrupt && "\(error)".contains("does not fit this model") && "\(error)".contains("train --full")
+            (error as? ClientError)?.code == .corrupt && "\(error)".contains("cannot be used with this model") && "\(error)".contains("train --full")
         }
         #expect(try store.load(model: config) != nil)
 
