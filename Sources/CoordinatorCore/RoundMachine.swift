@@ -179,12 +179,14 @@ public struct RoundMachine: Sendable {
         guard !active.record.excluded.contains(p.id) else {
             return reject(.excluded, "Participant \(p.id) was excluded from round \(m.round) after a message that broke the protocol.", "Wait for the next round.")
         }
+        // Before the stage check: a message accepted before a restart lost its answer is retried,
+        // maybe after its stage closed; the sender must hear that it counts, not that it is late.
+        guard !active.hasSubmitted(p.id, m.stage) else {
+            return reject(.duplicateMessage, "Participant \(p.id) already sent its \(m.stage.rawValue) message.", "Nothing to do: the first one was kept.")
+        }
         guard !active.record.isFinished, m.stage == active.record.stage else {
             return reject(.wrongStage, "Round \(m.round) is in stage \(active.record.stage.rawValue), not \(m.stage.rawValue).",
                           "Poll GET /v1/round and send the message its stage asks for.")
-        }
-        guard !active.hasSubmitted(p.id, m.stage) else {
-            return reject(.duplicateMessage, "Participant \(p.id) already sent its \(m.stage.rawValue) message.", "Nothing to do: the first one was kept.")
         }
         guard active.expected(m.stage).contains(p.id) else {
             return reject(.notParticipant, "Participant \(p.id) is not among those stage \(m.stage.rawValue) expects: it missed an earlier stage.",

@@ -186,6 +186,16 @@ import Testing
         await #expect { try await d.coordinator.submit(.advertiseKeys(ad), from: d.clients[outsider].client, now: at(1)) } throws: { ($0 as? CoordinatorError)?.code == .notParticipant }
         try await d.coordinator.submit(.advertiseKeys(ad), from: d.clients[s[0]].client, now: at(1))
         await #expect { try await d.coordinator.submit(.advertiseKeys(ad), from: d.clients[s[0]].client, now: at(1)) } throws: { ($0 as? CoordinatorError)?.code == .duplicateMessage }
+        // Still a duplicate once the stage has moved on: a client whose answer was lost in a
+        // coordinator restart retries, and must learn that its message counts, not that it is late.
+        for i in s.dropFirst() {
+            var c = d.clients[i]
+            let m = try c.secagg!.advertiseKeys(using: &c.rng)
+            d.clients[i] = c
+            try await d.coordinator.submit(.advertiseKeys(m), from: c.client, now: at(2))
+        }
+        #expect(await d.coordinator.openRound?.stage == .shareKeys)
+        await #expect { try await d.coordinator.submit(.advertiseKeys(ad), from: d.clients[s[0]].client, now: at(3)) } throws: { ($0 as? CoordinatorError)?.code == .duplicateMessage }
         await #expect { try await d.coordinator.summary(round: 99) } throws: { ($0 as? CoordinatorError)?.code == .roundNotFound }
     }
 
