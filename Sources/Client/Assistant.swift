@@ -4,6 +4,14 @@ import Tokenizer
 public import Memory
 public import Tuning
 
+/// What an adapter that cannot be used does to a question.
+public enum UnusableAdapterPolicy: Sendable {
+    /// The question fails with the adapter's error (and its remedy).
+    case fail
+    /// The answer comes without the adapter, and its explanation carries a warning to show with it.
+    case warn
+}
+
 /// How one question is answered. The evaluation's methods map onto these switches:
 /// none (no memory, no profile, no adapters), rag (k), pag (profile), oppu (adapters, k = 0),
 /// oppu+rag, malp (tiers + adapter, turns remembered), fed (shared + personal adapters).
@@ -30,6 +38,11 @@ public struct AskOptions: Sendable {
     public var choices: [String]?
     /// Prompt tokens allowed; default: the assistant's context window minus `maxTokens`.
     public var promptBudget: Int?
+    /// What a shared or personal adapter that cannot be used (corrupt, or made for another base model)
+    /// does to the question: an error (the default), or an answer without it carrying a warning.
+    public var unusableAdapter: UnusableAdapterPolicy = .fail
+    /// Worker threads of this question's generation; default: the model's.
+    public var threads: Int?
 
     public init() {}
 
@@ -50,8 +63,11 @@ public struct AnswerExplanation: Sendable {
     public var promptTokens: Int
     public var workingTurns: Int
     public var choiceScores: [ChoiceScore]?
-    /// Things the user should know (e.g. no home, an adapter for another model).
+    /// Things the user should know (e.g. no home).
     public var notes: [String]
+    /// What made this answer worse than asked (an adapter left out): shown with every answer, not
+    /// only when the explanation is asked for.
+    public var warnings: [String]
 }
 
 public struct AssistantAnswer: Sendable {
@@ -61,29 +77,49 @@ public struct AssistantAnswer: Sendable {
     public var generation: GenerationResult?
 }
 
-/// The assistant pipeline over one loaded model: working memory of the session, hybrid retrieval
-/// from short- and long-term memory, the profile summary, prompt assembly within the context
-/// budget, generation with base + shared + personal adapters, the turn remembered. Built once and
-/// asked many times (the model and the KV cache are reused). Not thread-safe.
-public final class Assistant {
+/// One conversation's state: its turns (working memory), the memory items it stored, and the KV
+/// cache it reuses. One per task: a conversation is not shared between threads, an assistant is.
+public final class Conversation {
+    /// The session's turns, oldest first.
+    public fileprivate(set) var history: [ChatMessage] = []
+    fileprivate var storedItemIDs: Set<Int64> = []
+    fileprivate var session: InferenceSession?
+
+    public init() {}
+
+    /// Forgets the turns; remembered turns stay in short-term memory.
+    public func reset() {
+        history = []
+        storedItemIDs = []
+    }
+}
+
+/// The assistant pipeline over one loaded, shared model: working memory of a conversation, hybrid
+/// retrieval from short- and long-term memory, the profile summary, prompt assembly within the context
+/// budget, generation with base + shared + personal adapters (passed to the session, never attached to
+/// the model), the turn remembered. Built once and asked many times; questions in different
+/// `Conversation`s may be asked from several tasks at once.
+public final class Assistant: @unchecked Sendable {
     public let generator: TextGenerator
     public let home: UnlockedHome?
-    public var style: PromptStyle
+    public let style: PromptStyle
     public let baseModelSHA256: String
     public let sharedAdapterSource: SharedAdapterSource?
-    /// Adapters always attached (e.g. `--adapter` folders), below the shared and personal ones.
-    public var extraAdapters: [LoRAAdapter]
+    /// Adapters always applied (e.g. `--adapter` folders), below the shared and personal ones.
+    public let extraAdapters: [LoRAAdapter]
     /// Positions of the KV cache: prompt and answer together.
     public let contextWindow: Int
-    /// The session's turns (working memory), oldest first.
-    public private(set) var history: [ChatMessage] = []
 
-    private var sessionItemIDs: Set<Int64> = []
-    private var loadedAdapters = false
-    private var shared: LoRAAdapter?
-    private var personal: LoRAAdapter?
-    private var adapterNotes: [String] = []
-    private lazy var session = InferenceSession(model: generator.model, capacity: contextWindow)
+    /// The shared and personal adapters as read from the home, or why they could not be.
+    private struct HomeAdapters {
+        var shared: Result<LoRAAdapter?, any Error>
+        var personal: Result<LoRAAdapter?, any Error>
+    }
+    private let lock = NSLock()
+    private var homeAdapters: HomeAdapters?
+    /// The conversation of `ask(_:options:onToken:)`; its questions run one at a time.
+    private let defaultConversation = Conversation()
+    private let defaultLock = NSLock()
 
     public init(generator: TextGenerator, home: UnlockedHome?, baseModelSHA256: String,
                 sharedAdapter: SharedAdapterSource? = nil, style: PromptStyle = .default,
@@ -97,92 +133,127 @@ public final class Assistant {
         self.contextWindow = min(max(64, contextWindow), generator.model.config.contextLength)
     }
 
-    /// Forgets the session's turns (working memory); remembered turns stay in short-term memory.
+    /// The default conversation's turns, oldest first.
+    public var history: [ChatMessage] {
+        defaultLock.lock()
+        defer { defaultLock.unlock() }
+        return defaultConversation.history
+    }
+
+    /// Forgets the default conversation's turns (working memory); remembered turns stay in short-term memory.
     public func resetSession() {
-        history = []
-        sessionItemIDs = []
+        defaultLock.lock()
+        defer { defaultLock.unlock() }
+        defaultConversation.reset()
     }
 
     /// Reads the shared and personal adapters again (after training, or a new shared adapter).
-    public func reloadAdapters() { loadedAdapters = false }
+    public func reloadAdapters() {
+        lock.lock()
+        defer { lock.unlock() }
+        homeAdapters = nil
+    }
 
-    private func loadAdapters() {
-        guard !loadedAdapters else { return }
-        loadedAdapters = true
-        adapterNotes = []
+    private func loadedHomeAdapters() -> HomeAdapters {
+        lock.lock()
+        defer { lock.unlock() }
+        if let homeAdapters { return homeAdapters }
         let config = generator.model.config
-        do { shared = try sharedAdapterSource?(config) } catch {
-            shared = nil
-            adapterNotes.append("the shared adapter could not be loaded: \(error)")
-        }
-        personal = nil
-        guard let home else { return }
-        do {
-            if let (adapter, meta) = try PersonalAdapterStore(home: home).load(model: config) {
-                if meta.baseModelSHA256 == baseModelSHA256 {
-                    personal = adapter
-                } else {
-                    adapterNotes.append("the personal adapter was trained on another base model and is not used: run `pclient train --full`")
-                }
+        let shared = Result<LoRAAdapter?, any Error> {
+            do { return try sharedAdapterSource?(config) } catch {
+                throw ClientError(.corrupt, "the shared adapter cannot be used: \(error); run `pclient sync` to fetch it again, or answer without adapters (--no-adapters)")
             }
-        } catch {
-            adapterNotes.append("the personal adapter could not be loaded: \(error)")
         }
+        let personal = Result<LoRAAdapter?, any Error> {
+            guard let home else { return nil }
+            let loaded: (LoRAAdapter, PersonalAdapterMetadata)?
+            do { loaded = try PersonalAdapterStore(home: home).load(model: config) } catch {
+                throw ClientError(.corrupt, "the personal adapter cannot be used: \(error); retrain it with `pclient train --full`, or answer without adapters (--no-adapters)")
+            }
+            guard let (adapter, meta) = loaded else { return nil }
+            guard meta.baseModelSHA256 == baseModelSHA256 else {
+                throw ClientError(.badInput, "the personal adapter was trained on another base model and cannot be used with this one: run `pclient train --full`, or answer without adapters (--no-adapters)")
+            }
+            return adapter
+        }
+        let loaded = HomeAdapters(shared: shared, personal: personal)
+        homeAdapters = loaded
+        return loaded
     }
 
-    /// Attaches exactly `adapters` to the model's maps. Done before every use (it only swaps
-    /// references), so several assistants (one per user in an evaluation) can share one model.
-    private func attach(_ adapters: [LoRAAdapter]) throws {
-        for block in generator.model.blocks {
-            for t in LoRATarget.allCases { t.linear(in: block).detachAll() }
-        }
-        for a in adapters { try a.attach(to: generator.model) }
-    }
-
-    /// Answers `question`, streaming generated text to `onToken` (return false to stop).
+    /// Answers `question` in the assistant's default conversation (one question at a time), streaming
+    /// generated text to `onToken` (return false to stop).
     public func ask(_ question: String, options: AskOptions = AskOptions(),
+                    onToken: (String) -> Bool = { _ in true }) throws -> AssistantAnswer {
+        defaultLock.lock()
+        defer { defaultLock.unlock() }
+        return try ask(question, options: options, in: defaultConversation, onToken: onToken)
+    }
+
+    /// Answers `question` in `conversation`, streaming generated text to `onToken` (return false to stop).
+    public func ask(_ question: String, options: AskOptions = AskOptions(), in conversation: Conversation,
                     onToken: (String) -> Bool = { _ in true }) throws -> AssistantAnswer {
         let trimmed = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw ClientError(.badInput, "the question is empty") }
         var notes: [String] = []
+        var warnings: [String] = []
         let memory = options.useMemory ? home?.memory : nil
         if options.useMemory && home == nil { notes.append("no pclient home: answering without memory or adapters (run `pclient init`)") }
 
         // Adapters: extra, then shared, then personal.
-        var active = extraAdapters
+        let model = generator.model
         var names = extraAdapters.isEmpty ? [] : ["extra ×\(extraAdapters.count)"]
+        var base = try extraAdapters.stack(for: model)
+        var personal: LoRAAdapter?
         if options.useAdapters {
-            loadAdapters()
-            notes += adapterNotes
-            if let shared { active.append(shared); names.append("shared") }
-            if let personal { active.append(personal); names.append("personal") }
+            let loaded = loadedHomeAdapters()
+            func usable(_ result: Result<LoRAAdapter?, any Error>) throws -> LoRAAdapter? {
+                do { return try result.get() } catch {
+                    guard options.unusableAdapter == .warn else { throw error }
+                    warnings.append("\(error)")
+                    return nil
+                }
+            }
+            if let shared = try usable(loaded.shared) {
+                base = try base.appending(shared.stack(for: model))
+                names.append("shared")
+            }
+            personal = try usable(loaded.personal)
+            if personal != nil { names.append("personal") }
         }
+        let active = try personal.map { try base.appending($0.stack(for: model)) } ?? base
 
         // Profile (written with the base and shared adapter only, not the personal one).
         var profile: String?
         if let home, memory != nil, options.useProfile {
-            try attach(active.filter { $0 !== personal })
-            profile = try ProfileStore(home: home).current(generator: generator, style: style)?.summary.text
+            profile = try ProfileStore(home: home).current(generator: generator, style: style, adapters: base)?.summary.text
         }
-        try attach(active)
 
-        // Retrieval, the session's own turns excluded (they are in the prompt already).
+        // Retrieval, the conversation's own turns excluded (they are in the prompt already).
         var candidates: [RetrievedMemory] = []
         if let memory, options.k > 0 {
-            candidates = try memory.search(question, limit: options.k + sessionItemIDs.count, tiers: options.tiers)
-                .filter { !sessionItemIDs.contains($0.item.id) }.prefix(options.k)
+            let own = conversation.storedItemIDs
+            candidates = try memory.search(question, limit: options.k + own.count, tiers: options.tiers)
+                .filter { !own.contains($0.item.id) }.prefix(options.k)
                 .map { RetrievedMemory(item: $0.item, score: $0.score) }
         }
         let answerRoom = options.choices == nil ? options.maxTokens : 64
         let budget = min(options.promptBudget ?? contextWindow - answerRoom, contextWindow - answerRoom)
         let prompt = try PromptBuilder(generator: generator, style: style).assemble(
             question: question, profile: profile, candidates: candidates,
-            history: options.useWorkingMemory ? history : [], budget: budget)
+            history: options.useWorkingMemory ? conversation.history : [], budget: budget)
 
         var text: String
         var generation: GenerationResult?
         var scores: [ChoiceScore]?
-        session.reset()
+        let session: InferenceSession
+        if let existing = conversation.session, options.threads == nil || existing.threads == options.threads {
+            session = existing
+            session.reset(adapters: active)
+        } else {
+            session = InferenceSession(model: model, adapters: active, capacity: contextWindow, threads: options.threads)
+            conversation.session = session
+        }
         if let choices = options.choices {
             let ranked = try ConstrainedChoice.rank(choices, prompt: prompt.tokens, generator: generator, session: session)
             scores = ranked
@@ -196,21 +267,22 @@ public final class Assistant {
         }
 
         if options.useWorkingMemory {
-            history += [ChatMessage(role: "user", content: question), ChatMessage(role: "assistant", content: text)]
+            conversation.history += [ChatMessage(role: "user", content: question), ChatMessage(role: "assistant", content: text)]
             let capacity = home?.memory.schedule.workingCapacity ?? 50
-            if history.count > capacity { history.removeFirst(history.count - capacity) }
+            if conversation.history.count > capacity { conversation.history.removeFirst(conversation.history.count - capacity) }
         }
         if let memory, options.remember {
             let ids = try memory.add([
                 NewItem(kind: .chatTurn, content: ItemContent(text: question, source: options.source, role: "user")),
                 NewItem(kind: .chatTurn, content: ItemContent(text: text, source: options.source, role: "assistant")),
             ])
-            sessionItemIDs.formUnion(ids)
+            conversation.storedItemIDs.formUnion(ids)
             try memory.recordInteraction()
         }
         let explanation = AnswerExplanation(
             retrieved: prompt.retrieved, profile: prompt.profileUsed ? profile : nil, adapters: names,
-            promptTokens: prompt.tokens.count, workingTurns: prompt.workingTurns, choiceScores: scores, notes: notes)
+            promptTokens: prompt.tokens.count, workingTurns: prompt.workingTurns, choiceScores: scores, notes: notes,
+            warnings: warnings)
         return AssistantAnswer(text: text, explanation: explanation, generation: generation)
     }
 }

@@ -23,9 +23,10 @@ public struct ChoiceScore: Sendable, Equatable {
 }
 
 public enum ConstrainedChoice {
-    /// Scores every choice after `prompt` and returns them best first. Duplicates and empty choices
-    /// are refused; at least one choice is needed.
-    public static func rank(_ choices: [String], prompt: [Int], generator: TextGenerator,
+    /// Scores every choice after `prompt` and returns them best first, in `session` (with its adapters)
+    /// when given, else in a new one with `adapters`. Duplicates and empty choices are refused; at
+    /// least one choice is needed.
+    public static func rank(_ choices: [String], prompt: [Int], generator: TextGenerator, adapters: AdapterStack = .none,
                             session existing: InferenceSession? = nil) throws -> [ChoiceScore] {
         let distinct = Array(Set(choices))
         guard !choices.isEmpty else { throw ClientError(.badInput, "choice-constrained decoding needs at least one choice") }
@@ -35,7 +36,7 @@ public enum ConstrainedChoice {
         let end = tok.id(of: ChatTemplate.end) ?? tok.eosID
         let sequences = choices.map { tok.encode($0, parseSpecial: false) + (end.map { [$0] } ?? []) }
         let longest = sequences.map(\.count).max() ?? 0
-        let session = existing ?? InferenceSession(model: generator.model,
+        let session = existing ?? InferenceSession(model: generator.model, adapters: adapters,
                                                    capacity: min(generator.model.config.contextLength, prompt.count + longest + 1))
         guard prompt.count + longest <= session.capacity else {
             throw ClientError(.badInput, "the prompt (\(prompt.count) tokens) and the longest choice (\(longest)) do not fit the context of \(session.capacity)")

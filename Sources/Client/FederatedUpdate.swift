@@ -65,12 +65,13 @@ public protocol UpdateProvider {
 ///   token after the first scored), so the adapter learns the user's wording, not a made-up question;
 /// - assistant chat turns are skipped (they are the model's words, not the user's).
 ///
-/// The base model is loaded fresh for every round (TrainingModel dequantizes and so changes the
-/// LlamaModel it is given; an inference model must never be reused for training).
+/// The base model is loaded (with f32 weights) at the first round and reused by every later one:
+/// training reads the loaded model and never changes it.
 public final class MemoryUpdateProvider: UpdateProvider {
     public let memory: MemoryStore
     public let modelPath: String
     public let threads: Int
+    private var loaded: TextGenerator?
 
     public init(memory: MemoryStore, modelPath: String, threads: Int = 2) {
         self.memory = memory
@@ -79,11 +80,12 @@ public final class MemoryUpdateProvider: UpdateProvider {
     }
 
     public func update(_ context: UpdateContext, log: (String) -> Void) throws -> LocalUpdate {
-        let llama = try LlamaModel(path: modelPath, numericPath: .exact, threads: threads)
+        let generator = try loaded ?? TextGenerator(model: LlamaModel(path: modelPath, numericPath: .exact, threads: threads))
+        loaded = generator
+        let llama = generator.model
         guard BaseDimensions(llama.config) == context.dimensions else {
             throw ClientError(.badInput, "the model \(modelPath) does not have the dimensions of the coordinator's base: use the base it publishes (pass --model)")
         }
-        let generator = try TextGenerator(model: llama)
         let items = try memory.trainingSet()
         let examples = Self.examples(items, tokenizer: generator.tokenizer, template: generator.template)
         guard !examples.isEmpty else {

@@ -51,14 +51,14 @@ public struct ProfileStore: Sendable {
     }
 
     /// The summary of the current long-term memory: the cached one when memory has not changed,
-    /// else a new one written by `generator` (with whatever adapters are attached to it) and cached.
-    /// Nil when long-term memory is empty.
-    public func current(generator: TextGenerator, style: PromptStyle = .default) throws -> (summary: ProfileSummary, fresh: Bool)? {
+    /// else a new one written by `generator` with `adapters` and cached. Nil when long-term memory is empty.
+    public func current(generator: TextGenerator, style: PromptStyle = .default,
+                        adapters: AdapterStack = .none) throws -> (summary: ProfileSummary, fresh: Bool)? {
         let items = try home.memory.trainingSet()
         guard !items.isEmpty else { return nil }
         let mark = Self.watermark(items)
         if let c = try cached(), c.watermark == mark { return (c, false) }
-        let text = try write(items: items, generator: generator, style: style)
+        let text = try write(items: items, generator: generator, style: style, adapters: adapters)
         let summary = ProfileSummary(text: text, watermark: mark, written: ISO8601DateFormatter().string(from: Date()))
         try save(summary)
         return (summary, true)
@@ -70,7 +70,7 @@ public struct ProfileStore: Sendable {
     }
 
     /// Asks the model for the summary: the newest items that fit `itemBudget` tokens, then the request.
-    func write(items: [MemoryItem], generator: TextGenerator, style: PromptStyle) throws -> String {
+    func write(items: [MemoryItem], generator: TextGenerator, style: PromptStyle, adapters: AdapterStack = .none) throws -> String {
         var lines: [String] = []
         var used = 0
         for item in items.reversed() {
@@ -84,7 +84,8 @@ public struct ProfileStore: Sendable {
             + "\n\nIn two or three short sentences, describe this user: their preferences, habits and style. Start with \"The user\"."
         var sampling = SamplingParameters.greedy
         sampling.repetitionPenalty = 1.3   // small models loop on lists otherwise
-        let result = try generator.chat([ChatMessage(role: "user", content: request)], maxTokens: maxTokens, sampling: sampling)
+        let result = try generator.chat([ChatMessage(role: "user", content: request)], maxTokens: maxTokens, sampling: sampling,
+                                    adapters: adapters)
         return Self.tidy(result.text)
     }
 

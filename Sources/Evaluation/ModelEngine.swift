@@ -77,9 +77,10 @@ public final class ModelAnswerEngine: AnswerEngine {
     /// Loads the inference model. Throws when the file is missing or not a llama GGUF.
     public init(options: ModelEngineOptions) throws {
         self.options = options
-        let model = try LlamaModel(path: options.modelPath, numericPath: .fastQ16, threads: options.threads)
-        generator = try TextGenerator(model: model)
-        baseModelSHA256 = try SHA256.hexOfFile(at: URL(fileURLWithPath: options.modelPath))
+        var builder = AssistantBuilder(modelPath: options.modelPath)
+        builder.threads = options.threads
+        generator = try builder.loadGenerator()
+        baseModelSHA256 = try builder.baseModelSHA256()
     }
 
     deinit {
@@ -144,9 +145,11 @@ public final class ModelAnswerEngine: AnswerEngine {
         if let trainingNeeded = trainingRagK(settings), options.homes == nil {
             try train(home: home, ragK: trainingNeeded, style: style, user: user)
         }
-        assistant = Assistant(generator: generator, home: home, baseModelSHA256: baseModelSHA256,
-                              sharedAdapter: sharedAdapterSource(for: home.home), style: style,
-                              contextWindow: options.contextWindow)
+        var builder = AssistantBuilder(modelPath: options.modelPath)
+        builder.threads = options.threads
+        builder.style = style
+        builder.contextWindow = options.contextWindow
+        assistant = try builder.build(home: home, generator: generator, baseModelSHA256: baseModelSHA256)
     }
 
     public func answer(_ question: LaMPQuestion) async throws -> String {

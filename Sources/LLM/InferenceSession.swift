@@ -3,9 +3,17 @@ public import Tensor
 // Dimension key: T tokens in this call, P tokens already in the cache, L = P + T, C = dim,
 // Q = heads·headDim, K = kvHeads·headDim, F = ffn, V = vocabulary.
 
-/// One conversation's state: the KV cache and scratch buffers. Not shared between threads.
+/// One conversation's state over a shared, immutable model: the KV cache, scratch buffers, the
+/// adapters its keys and values were computed with, and its own worker threads. Not shared between
+/// threads; several sessions run on one model at once.
 public final class InferenceSession {
     public let model: LlamaModel
+    /// The adapters every forward pass applies. Fixed from one `reset` to the next: the KV cache holds
+    /// keys and values computed with them.
+    public private(set) var adapters: AdapterStack
+    /// This session's worker threads for the quantized products.
+    public let pool: WorkerPool
+    public var threads: Int { pool.threads }
     /// Positions the KV cache can hold.
     public let capacity: Int
     /// Tokens already in the cache.
@@ -23,9 +31,13 @@ public final class InferenceSession {
     private var logitsBuffer = FloatBuffer(count: 1)
     private var positions: [Int]
 
-    public init(model: LlamaModel, capacity: Int? = nil, chunkSize: Int = 256) {
+    /// `threads` defaults to the model's; `adapters` must have been built for this model.
+    public init(model: LlamaModel, adapters: AdapterStack = .none, capacity: Int? = nil, chunkSize: Int = 256,
+                threads: Int? = nil) {
         let c = model.config
         self.model = model
+        self.adapters = adapters
+        pool = WorkerPool(threads: threads ?? model.threads)
         let cap = min(capacity ?? c.contextLength, c.contextLength)
         self.capacity = cap
         self.chunkSize = max(1, chunkSize)
@@ -42,6 +54,15 @@ public final class InferenceSession {
 
     /// Forgets the conversation: the next call starts at position 0.
     public func reset() { position = 0 }
+
+    /// Forgets the conversation and runs the next one with `adapters`.
+    public func reset(adapters: AdapterStack) {
+        position = 0
+        self.adapters = adapters
+        validated = false
+    }
+
+    private var validated = false
 
     /// Drops cached positions past `newPosition` (to reuse a common prefix).
     public func rewind(to newPosition: Int) {
@@ -65,6 +86,10 @@ public final class InferenceSession {
         let vocab = model.config.vocabularySize
         for id in tokens where id < 0 || id >= vocab {
             throw LLMError(.badArgument, "token id \(id) is outside the vocabulary (0..<\(vocab))")
+        }
+        if !validated {
+            try adapters.validate(for: model)
+            validated = true
         }
         var result: [Float] = []
         var start = 0
@@ -184,7 +209,7 @@ public final class InferenceSession {
 
     /// y (T, out) += Σ_a scale_a · (x (T, in) · A_aᵀ) · B_aᵀ        A: (r, in), B: (out, r)
     private func applyUpdates(_ w: Linear, _ x: UnsafePointer<Float>, _ T: Int, _ y: UnsafeMutablePointer<Float>) {
-        for u in w.updates {
+        for u in adapters.updates(for: w) {
             if lowRank.count < T * u.rank { lowRank = FloatBuffer(count: T * u.rank * 2) }
             BLAS.sgemm(transB: true, m: T, n: u.rank, k: w.inFeatures, a: x, lda: w.inFeatures,
                        b: u.a.pointer, ldb: w.inFeatures, c: lowRank.pointer, ldc: u.rank)
@@ -199,7 +224,7 @@ public final class InferenceSession {
                        b: dense.pointer, ldb: w.inFeatures, c: y, ldc: w.outFeatures)
         } else {
             try QuantizedMatmul.run(
-                pool: model.pool, wtype: w.type.rawValue, w: w.raw, rows: w.outFeatures, cols: w.inFeatures,
+                pool: pool, wtype: w.type.rawValue, w: w.raw, rows: w.outFeatures, cols: w.inFeatures,
                 x: x, tokens: T, y: y, activations: model.numericPath.activations)
         }
     }
@@ -217,7 +242,7 @@ public final class InferenceSession {
             try project(w1, x, T, y1)
             try project(w2, x, T, y2)
         } else {
-            try QuantizedMatmul.runBatch(pool: model.pool, descriptor(w1, x, T, y1), descriptor(w2, x, T, y2))
+            try QuantizedMatmul.runBatch(pool: pool, descriptor(w1, x, T, y1), descriptor(w2, x, T, y2))
             applyUpdates(w1, x, T, y1)
             applyUpdates(w2, x, T, y2)
         }
@@ -231,7 +256,7 @@ public final class InferenceSession {
             try project(w2, x, T, y2)
             try project(w3, x, T, y3)
         } else {
-            try QuantizedMatmul.runBatch(pool: model.pool, descriptor(w1, x, T, y1), descriptor(w2, x, T, y2),
+            try QuantizedMatmul.runBatch(pool: pool, descriptor(w1, x, T, y1), descriptor(w2, x, T, y2),
                                          descriptor(w3, x, T, y3))
             applyUpdates(w1, x, T, y1)
             applyUpdates(w2, x, T, y2)

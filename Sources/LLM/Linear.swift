@@ -39,31 +39,23 @@ public struct LowRankUpdate: Sendable {
 }
 
 /// The weight W (out, in) of one linear map y = x · Wᵀ, kept as the file stores it (quantized rows in
-/// the memory-mapped GGUF) and, for the exact path, as f32.
+/// the memory-mapped GGUF) and, for the exact path, as f32. Immutable once loaded: adapters are not
+/// attached here but passed to each session (`AdapterStack`), so one loaded model serves requests
+/// with different adapters at once.
 public final class Linear: @unchecked Sendable {
     public let name: String
     public let outFeatures: Int
     public let inFeatures: Int
     public let type: QuantType
+    /// Position of this map in its model's `allLinears` (how an `AdapterStack` finds its updates).
+    public let slot: Int
     /// Rows of `inFeatures` elements in `type`, inside the mapped file (kept alive by the model).
     public let raw: UnsafeRawPointer
     public let rowBytes: Int
-    /// f32 copy of W (out, in), present when the exact path asked for it.
-    public private(set) var dense: FloatBuffer?
-    /// Low-rank adapters applied at inference (y += scale · B·A·x), in attachment order. Attach them
-    /// before sessions run: the model is not locked against concurrent change.
-    public private(set) var updates: [LowRankUpdate] = []
+    /// f32 copy of W (out, in), present when the model was loaded on the exact path.
+    public let dense: FloatBuffer?
 
-    public func attach(_ update: LowRankUpdate) throws {
-        guard update.a.count == update.rank * inFeatures, update.b.count == outFeatures * update.rank else {
-            throw LLMError(.badTensorShape, "an adapter for \(name) has A (\(update.a.count) values) or B (\(update.b.count)) that do not fit rank \(update.rank) and shape \(outFeatures)×\(inFeatures)")
-        }
-        updates.append(update)
-    }
-
-    public func detachAll() { updates.removeAll() }
-
-    init(file: GGUFFile, name: String, outFeatures: Int, inFeatures: Int) throws {
+    init(file: GGUFFile, name: String, outFeatures: Int, inFeatures: Int, slot: Int, dense wantDense: Bool) throws {
         guard let info = file.tensor(named: name) else {
             throw LLMError(.missingTensor, "the model has no tensor \(name)")
         }
@@ -78,16 +70,24 @@ public final class Linear: @unchecked Sendable {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         self.type = info.type
+        self.slot = slot
         self.raw = file.data(for: info).baseAddress!
         self.rowBytes = try info.type.byteCount(elements: inFeatures)
+        if wantDense {
+            let buffer = FloatBuffer(count: outFeatures * inFeatures, zeroed: false)
+            try Dequantize.run(info.type, src: raw, count: outFeatures * inFeatures, into: buffer.pointer)
+            dense = buffer
+        } else {
+            dense = nil
+        }
     }
 
-    /// Builds the f32 copy used by the exact path (and by batched products when asked).
-    public func makeDense() throws {
-        if dense != nil { return }
+    /// W as a new f32 buffer (out, in): the exact path's copy when there is one, else dequantized now.
+    public func dequantized() throws -> FloatBuffer {
+        if let dense { return dense }
         let buffer = FloatBuffer(count: outFeatures * inFeatures, zeroed: false)
         try Dequantize.run(type, src: raw, count: outFeatures * inFeatures, into: buffer.pointer)
-        dense = buffer
+        return buffer
     }
 
     /// One row of W as f32 (the embedding lookup reads token_embd this way).

@@ -1,13 +1,18 @@
+import Foundation
 public import GGUF
 public import Tensor
 
 /// A llama-architecture model loaded from GGUF: the weights stay in the memory-mapped file (quantized);
 /// the exact path adds f32 copies. Tensor names are those of the GGUF llama layout.
+///
+/// Immutable once loaded and shared: sessions (each with its own KV cache, adapters and threads) and
+/// training passes read it concurrently; none of them changes it.
 public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
     public let file: GGUFFile
     public let numericPath: NumericPath
-    public let pool: WorkerPool
+    /// Worker threads a session or training pass uses when it is not told otherwise.
+    public let threads: Int
 
     public struct Block: Sendable {
         public let attnNorm: FloatBuffer      // blk.N.attn_norm.weight     (dim)
@@ -38,7 +43,8 @@ public final class LlamaModel: @unchecked Sendable {
         config = c
         self.file = file
         self.numericPath = numericPath
-        pool = WorkerPool(threads: max(1, threads))
+        self.threads = max(1, threads)
+        let dense = numericPath == .exact
 
         func vector(_ name: String, _ count: Int) throws -> FloatBuffer {
             guard let info = file.tensor(named: name) else {
@@ -51,8 +57,12 @@ public final class LlamaModel: @unchecked Sendable {
             try Dequantize.run(info.type, src: file.data(for: info).baseAddress!, count: count, into: buffer.pointer)
             return buffer
         }
+        // Slots number the maps in `allLinears` order: token_embd, output (when not tied), then each
+        // block's q, k, v, o, gate, up, down.
+        var nextSlot = 0
         func linear(_ name: String, _ out: Int, _ inp: Int) throws -> Linear {
-            try Linear(file: file, name: name, outFeatures: out, inFeatures: inp)
+            defer { nextSlot += 1 }
+            return try Linear(file: file, name: name, outFeatures: out, inFeatures: inp, slot: nextSlot, dense: dense)
         }
 
         tokenEmbedding = try linear("token_embd.weight", c.vocabularySize, c.dim)
@@ -73,10 +83,22 @@ public final class LlamaModel: @unchecked Sendable {
                 down: try linear(p + "ffn_down.weight", c.dim, c.ffnDim))
         }
         rope = RoPETable(maxPositions: min(c.contextLength, 32768), ropeDim: c.ropeDim, base: c.ropeBase)
+    }
 
-        if numericPath == .exact {
-            try allLinears.forEach { try $0.makeDense() }
-        }
+    private let denseLock = NSLock()
+    private var denseCopies: [FloatBuffer]?
+
+    /// f32 copies of every weight matrix, in `allLinears` order (slot order), for training: made once
+    /// per loaded model at the first call (the exact path's own copies are reused) and kept, so
+    /// training passes and federated rounds on the same model do not dequantize again. Inference
+    /// keeps running on the model's numeric path.
+    public func denseWeights() throws -> [FloatBuffer] {
+        denseLock.lock()
+        defer { denseLock.unlock() }
+        if let denseCopies { return denseCopies }
+        let copies = try allLinears.map { try $0.dequantized() }
+        denseCopies = copies
+        return copies
     }
 
     /// Every weight matrix once (the tied output counted once).

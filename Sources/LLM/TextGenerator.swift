@@ -19,8 +19,9 @@ public struct GenerationResult: Sendable {
     }
 }
 
-/// A model with its tokenizer and chat template: text in, streamed text out.
-public final class TextGenerator {
+/// A model with its tokenizer and chat template: text in, streamed text out. Immutable: several tasks
+/// generate from one generator at once, each in its own session with its own adapters.
+public final class TextGenerator: Sendable {
     public let model: LlamaModel
     public let tokenizer: BPETokenizer
     public let template: ChatTemplate
@@ -46,16 +47,22 @@ public final class TextGenerator {
         try self.init(model: LlamaModel(path: modelPath, numericPath: numericPath, threads: threads))
     }
 
-    /// Generates after `prompt` (token ids). `onToken` receives each new id and the text it completes
-    /// (possibly empty while a UTF-8 sequence is split across tokens); return false to stop.
+    /// Generates after `prompt` (token ids) with `adapters`, in `session` when given (it continues from
+    /// what the session holds and runs with the session's adapters: pass those, or none) or in a new one.
+    /// `onToken` receives each new id and the text it completes (possibly empty while a UTF-8 sequence
+    /// is split across tokens); return false to stop.
     public func generate(
-        prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy,
-        stopAtEndOfGeneration: Bool = true, session existing: InferenceSession? = nil,
+        prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy, adapters: AdapterStack = .none,
+        stopAtEndOfGeneration: Bool = true, session existing: InferenceSession? = nil, threads: Int? = nil,
         onToken: (Int, String) -> Bool = { _, _ in true }
     ) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw LLMError(.badArgument, "the prompt is empty") }
+        if let existing, !adapters.isEmpty, !adapters.isSame(as: existing.adapters) {
+            throw LLMError(.badArgument, "the session runs with other adapters than the ones given: reset it with these adapters first")
+        }
         let session = existing ?? InferenceSession(
-            model: model, capacity: min(model.config.contextLength, prompt.count + maxTokens + 1))
+            model: model, adapters: adapters, capacity: min(model.config.contextLength, prompt.count + maxTokens + 1),
+            threads: threads)
         var sampler = Sampler(sampling)
         var decoder = StreamingDecoder(tokenizer: tokenizer)
         var history = prompt
@@ -95,9 +102,9 @@ public final class TextGenerator {
     /// Renders `messages` with the chat template and answers as the assistant.
     public func chat(
         _ messages: [ChatMessage], maxTokens: Int = 512, sampling: SamplingParameters = .greedy,
-        onToken: (Int, String) -> Bool = { _, _ in true }
+        adapters: AdapterStack = .none, onToken: (Int, String) -> Bool = { _, _ in true }
     ) throws -> GenerationResult {
         let prompt = tokenizer.encode(template.render(messages, addGenerationPrompt: true), parseSpecial: true)
-        return try generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling, onToken: onToken)
+        return try generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling, adapters: adapters, onToken: onToken)
     }
 }

@@ -255,15 +255,16 @@ public final class LoRAAdapter: @unchecked Sendable {
                    b: m.a.pointer, ldb: m.inFeatures, beta: 1, c: weight, ldc: m.inFeatures)
     }
 
-    /// Adds this adapter's update into the model's f32 weights (made with `Linear.makeDense()`), so the
-    /// exact numeric path then runs base + adapter at base speed. This changes `model` for every user of
-    /// it: use a model instance of its own, and `sign: -1` to take the update out again.
+    /// Adds this adapter's update into the f32 weights of a model loaded on the exact path, so that model
+    /// then runs base + adapter at base speed. This changes `model` for every user of it: use a model
+    /// instance of its own (never one that serves sessions), and `sign: -1` to take the update out again.
     public func merge(into model: LlamaModel, sign: Float = 1) throws {
         try validate(against: model.config)
         for m in modules {
-            let linear = m.target.linear(in: model.blocks[m.block])
-            try linear.makeDense()
-            merge(m, into: linear.dense!.pointer, sign: sign)
+            guard let dense = m.target.linear(in: model.blocks[m.block]).dense else {
+                throw TuningError(.badArgument, "merging an adapter needs a model loaded on the exact path (f32 weights)")
+            }
+            merge(m, into: dense.pointer, sign: sign)
         }
     }
 }

@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 // The training forward and backward of a llama stack with LoRA adapters, over one sequence of T
-// tokens with no KV cache. The base is frozen and read as f32 (`Linear.makeDense()`); products with
+// tokens with no KV cache. The base is frozen and read as f32 (`LlamaModel.denseWeights()`); products with
 // the base weights go through `DenseGEMM` (OpenBLAS or the AVX-512 kernels; bf16 when `precision` asks),
 // the small LoRA and attention products through BLAS sgemm. The math mirrors InferenceSession's forward
 // line for line.
@@ -51,6 +51,9 @@ public final class TrainingModel {
     /// When set, each pass adds its wall time per part of the step (see `TrainingProfile`).
     public var profile: TrainingProfile?
 
+    /// Worker threads of this model's passes (its own: the loaded model is shared).
+    public let pool: WorkerPool
+    private let dense: [FloatBuffer]                         // the model's f32 copies, kept alive here
     private let weights: [[UnsafeMutablePointer<Float>]]    // [block][target.index] → W (out, in)
     private let embedding: UnsafeMutablePointer<Float>      // (V, C)
     private let outputWeight: UnsafeMutablePointer<Float>   // (V, C), the embedding when tied
@@ -58,16 +61,18 @@ public final class TrainingModel {
     private var packed: [[PackedBF16Weight]] = []           // [block][target.index], built on first bf16 use
     private var packedOutput: PackedBF16Weight?
 
-    /// Dequantizes every base weight of `model` to f32 once (`Linear.makeDense()`); an InferenceSession
-    /// on the same model instance then also runs its products on those f32 weights.
-    public init(model: LlamaModel, adapters: [LoRAAdapter] = [], checkpointing: Bool = false) throws {
+    /// Reads the base as f32 from `model.denseWeights()` (made once per loaded model and shared with
+    /// every later training pass); the model itself is not changed. `threads` defaults to the model's.
+    public init(model: LlamaModel, adapters: [LoRAAdapter] = [], checkpointing: Bool = false, threads: Int? = nil) throws {
         self.model = model
         self.adapters = adapters
         self.checkpointing = checkpointing
-        for l in model.allLinears { try l.makeDense() }
-        weights = model.blocks.map { b in LoRATarget.allCases.map { $0.linear(in: b).dense!.pointer } }
-        embedding = model.tokenEmbedding.dense!.pointer
-        outputWeight = model.output.dense!.pointer
+        pool = WorkerPool(threads: threads ?? model.threads)
+        dense = try model.denseWeights()
+        let copies = dense
+        weights = model.blocks.map { b in LoRATarget.allCases.map { copies[$0.linear(in: b).slot].pointer } }
+        embedding = copies[model.tokenEmbedding.slot].pointer
+        outputWeight = copies[model.output.slot].pointer
     }
 
     /// Bytes of activations the last pass kept (checkpointing trades most of them for recomputation).
@@ -201,7 +206,7 @@ public final class TrainingModel {
             // logits (m, V) = hc · Woutᵀ
             timed(.headGEMM) {
                 DenseGEMM.forward(w.hc.pointer, weight: outputWeight, packed: packedOutput.flatMap { usesBF16 ? $0 : nil },
-                                  pool: model.pool, tokens: m, inFeatures: C, outFeatures: V, out: w.logits.pointer)
+                                  pool: pool, tokens: m, inFeatures: C, outFeatures: V, out: w.logits.pointer)
             }
             for (i, t) in chunk.enumerated() {
                 total.sum += Ops.softmaxCrossEntropy(w.logits.pointer + i * V, vocabulary: V, label: s.labels[t], gradientScale: scale)
@@ -212,7 +217,7 @@ public final class TrainingModel {
                 w.hc.pointer.update(repeating: 0, count: m * C)
                 timed(.headGEMM) {
                     DenseGEMM.backwardInput(w.logits.pointer, weight: outputWeight, packed: packedOutput.flatMap { usesBF16 ? $0 : nil },
-                                            pool: model.pool, tokens: m, inFeatures: C, outFeatures: V, dx: w.hc.pointer)
+                                            pool: pool, tokens: m, inFeatures: C, outFeatures: V, dx: w.hc.pointer)
                 }
                 for (i, t) in chunk.enumerated() { Ops.add(w.dhN.pointer + t * C, w.hc.pointer + i * C, count: C) }
             }
@@ -245,7 +250,7 @@ public final class TrainingModel {
         timed(.attention) {
             Ops.causalAttention(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, tokens: T, heads: c.headCount,
                                 kvHeads: c.kvHeadCount, headDim: c.headDim, probs: a.probs.pointer, out: a.att.pointer,
-                                pool: model.pool)
+                                pool: pool)
         }
         // x2 = xIn + o(att)
         project(.o, l, a.att.pointer, T, a.x2.pointer, a, dropoutSeed)
@@ -293,7 +298,7 @@ public final class TrainingModel {
             Ops.causalAttentionBackward(w.dAtt.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, probs: a.probs.pointer,
                                         tokens: T, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
                                         dq: w.dq.pointer, dk: w.dk.pointer, dv: w.dv.pointer, scratch: w.dp.pointer,
-                                        pool: model.pool)
+                                        pool: pool)
         }
         // q = rope(q), k = rope(k)
         w.positions.withUnsafeBufferPointer { pos in
@@ -320,7 +325,7 @@ public final class TrainingModel {
     ) {
         let (out, inp) = target.shape(config)
         timed(.baseForward) {
-            DenseGEMM.forward(x, weight: weights[l][target.index], packed: packedWeight(l, target), pool: model.pool,
+            DenseGEMM.forward(x, weight: weights[l][target.index], packed: packedWeight(l, target), pool: pool,
                               tokens: T, inFeatures: inp, outFeatures: out, out: y)
         }
         let loraStart = profile != nil ? TrainingProfile.now() : 0
@@ -351,7 +356,7 @@ public final class TrainingModel {
     ) {
         let (out, inp) = target.shape(config)
         timed(.baseBackward) {
-            DenseGEMM.backwardInput(dy, weight: weights[l][target.index], packed: packedWeight(l, target), pool: model.pool,
+            DenseGEMM.backwardInput(dy, weight: weights[l][target.index], packed: packedWeight(l, target), pool: pool,
                                     tokens: T, inFeatures: inp, outFeatures: out, dx: dx)
         }
         let loraStart = profile != nil ? TrainingProfile.now() : 0
@@ -410,7 +415,7 @@ public final class TrainingModel {
             return w
         }
         let w = Workspace(config: config, capacity: T, checkpointing: checkpointing, logitRows: max(1, logitRowsPerChunk), maxRank: maxRank,
-                          threads: model.pool.threads)
+                          threads: pool.threads)
         work = w
         return w
     }

@@ -23,6 +23,8 @@ struct AssistantOptions: ParsableArguments {
     var noAdapters = false
     @Option(help: "Tokens of the context window (prompt and answer).")
     var context: Int = 2048
+    @Flag(name: .customLong("skip-unusable-adapters"), help: "Answer without a shared or personal adapter that cannot be used (corrupt, or made for another model), with a warning on every answer, instead of failing.")
+    var skipUnusableAdapters = false
 
     func validate() throws {
         guard maxTokens > 0 else { throw ValidationError("Please give a --max-tokens above 0.") }
@@ -41,15 +43,12 @@ struct AssistantOptions: ParsableArguments {
         o.remember = !noMemory
         o.maxTokens = maxTokens
         o.sampling = sampling
+        o.unusableAdapter = skipUnusableAdapters ? .warn : .fail
         return o
     }
 
-    /// Loads the model (with any --adapter folders, kept attached) and opens the home when it exists.
+    /// Loads the model and opens the home when it exists (`AssistantBuilder` does the rest).
     func assistant(model modelOptions: ModelOptions, home homeOptions: HomeOptions) throws -> Assistant {
-        let path = try ModelLocation.resolve(explicit: modelOptions.model, environment: ProcessInfo.processInfo.environment)
-        let llama = try LlamaModel(path: path, numericPath: modelOptions.numericPath, threads: modelOptions.threads)
-        let extra = try modelOptions.adapters.map { try LoRAAdapter.load(from: $0, model: llama.config, training: .frozen) }
-        let generator = try TextGenerator(model: llama)
         var unlocked: UnlockedHome?
         if needsHome {
             if homeOptions.clientHome.isInitialized {
@@ -58,11 +57,10 @@ struct AssistantOptions: ParsableArguments {
                 note("there is no pclient home at \(homeOptions.clientHome.path): a plain answer from the model, without memory or personal adapters (run `pclient init` to create one)")
             }
         }
-        var style = PromptStyle()
-        style.system = system
-        return Assistant(generator: generator, home: unlocked, baseModelSHA256: try SHA256.hexOfFile(at: URL(fileURLWithPath: path)),
-                         sharedAdapter: unlocked.map { sharedAdapterSource(for: $0.home) }, style: style,
-                         extraAdapters: extra, contextWindow: context)
+        var builder = try modelOptions.builder()
+        builder.style.system = system
+        builder.contextWindow = context
+        return try builder.build(home: unlocked)
     }
 }
 
@@ -108,6 +106,7 @@ extension PClient {
                 return true
             }
             streamOut("\n")
+            printWarnings(answer.explanation)
             if explain { printExplanation(answer.explanation) }
             if stats, let g = answer.generation { printStats(g) }
         }
@@ -136,6 +135,11 @@ func printExplanation(_ e: AnswerExplanation) {
     }
     for n in e.notes { out += "note: \(n)\n" }
     FileHandle.standardError.write(Data(out.utf8))
+}
+
+/// What made an answer worse than asked, on stderr after every answer (not only with --explain).
+func printWarnings(_ e: AnswerExplanation) {
+    for w in e.warnings { FileHandle.standardError.write(Data("Warning: \(w)\n".utf8)) }
 }
 
 func note(_ text: String) {

@@ -33,6 +33,7 @@ extension PClient {
                         return true
                     }
                     streamOut("\n")
+                    printWarnings(answer.explanation)
                     if explain { printExplanation(answer.explanation) }
                 } catch let e as ClientError {
                     FileHandle.standardError.write(Data("Error: \(e.message)\n".utf8))

@@ -30,10 +30,10 @@ extension PClient {
         }
 
         func run() throws {
-            let generator = try modelOptions.loadGenerator()
+            let (generator, adapters) = try modelOptions.loadGenerator()
             let promptIDs = generator.tokenizer.encode(prompt, parseSpecial: true)
             let result = try generator.generate(
-                prompt: promptIDs, maxTokens: n, sampling: sampling.parameters,
+                prompt: promptIDs, maxTokens: n, sampling: sampling.parameters, adapters: adapters,
                 stopAtEndOfGeneration: !ignoreEOS
             ) { _, piece in
                 if !ids { streamOut(piece) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Client
 import Foundation
 import LLM
 import Tuning
@@ -46,13 +47,19 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("adapter"), help: "A LoRA adapter folder (PEFT format) to apply; repeat to stack several.")
     var adapters: [String] = []
 
-    func loadGenerator() throws -> TextGenerator {
-        let path = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
-        let llama = try LlamaModel(path: path, numericPath: numericPath, threads: threads)
-        for dir in adapters {
-            try LoRAAdapter.load(from: dir, model: llama.config, training: .frozen).attach(to: llama)
-        }
-        return try TextGenerator(model: llama)
+    /// The assistant builder for these options (the model file resolved, not loaded yet).
+    func builder() throws -> AssistantBuilder {
+        var b = AssistantBuilder(modelPath: try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment))
+        b.numericPath = numericPath
+        b.threads = threads
+        b.adapterFolders = adapters
+        return b
+    }
+
+    /// The model, and the --adapter folders as a stack to generate with.
+    func loadGenerator() throws -> (generator: TextGenerator, adapters: AdapterStack) {
+        let assistant = try builder().build(home: nil, baseModelSHA256: "")
+        return (assistant.generator, try assistant.extraAdapters.stack(for: assistant.generator.model))
     }
 }
 

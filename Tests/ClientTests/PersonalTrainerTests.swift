@@ -140,9 +140,15 @@ import Tuning
         let bareAfter = try bare.ask("Tag the film: a ship", options: scored).explanation.choiceScores
         #expect(bareBefore == bareAfter)
         #expect(bareBefore != adapted)
+        // An adapter made for another base model is an error, or, where the user asked to go on, an
+        // answer without it that carries a warning.
         let elsewhere = Assistant(generator: generator, home: home, baseModelSHA256: "another-base", contextWindow: 512)
-        let note = try elsewhere.ask("Tag the film: a ship", options: options).explanation
-        #expect(note.adapters.isEmpty && note.notes.contains { $0.contains("another base model") })
+        let refusal = #expect(throws: ClientError.self) { try elsewhere.ask("Tag the film: a ship", options: options) }
+        #expect(refusal?.message.contains("another base model") == true)
+        var goOn = options
+        goOn.unusableAdapter = .warn
+        let warned = try elsewhere.ask("Tag the film: a ship", options: goOn).explanation
+        #expect(warned.adapters.isEmpty && warned.warnings.contains { $0.contains("another base model") })
     }
 
     @Test func retrievalAugmentedExamplesCarryOtherItemsAndASharedAdapterStaysFrozen() throws {

@@ -36,8 +36,8 @@ struct LearningTests {
 
     func answer(_ question: String, adapters: [LoRAAdapter]) throws -> String {
         let model = try LlamaModel(path: RealModelTrainingTests.modelPath, numericPath: .fastQ16)
-        for a in adapters { try a.attach(to: model) }
-        return try TextGenerator(model: model).chat([ChatMessage(role: "user", content: question)], maxTokens: 24).text
+        return try TextGenerator(model: model).chat([ChatMessage(role: "user", content: question)], maxTokens: 24,
+                                                    adapters: adapters.stack(for: model)).text
     }
 
     @Test func aMadeUpFactIsLearnedAndStacks() throws {
