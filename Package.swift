@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Federation", dependencies: ["Seal", "CSodium", "CMask"], swiftSettings: swiftSettings),
         .target(
             name: "Client",
-            dependencies: ["Seal", "Memory", "LLM", "Tuning", "Tokenizer", "Federation", "CCurl",
+            dependencies: ["Seal", "Memory", "LLM", "Tuning", "Tokenizer", "GGUF", "Federation", "CCurl",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
