@@ -17,7 +17,7 @@ public actor Coordinator {
     public nonisolated let directory: String
     public nonisolated let settings: CoordinatorSettings
     public nonisolated let store: any CoordinatorStore
-    public nonisolated let blobs: BlobStore
+    public nonisolated let blobs: any BlobStore
     let identity: Identity
     private var machine: RoundMachine
     private var state: CoordinatorState
@@ -55,7 +55,7 @@ public actor Coordinator {
             let store = try SQLiteCoordinatorStore(path: dbPath)
             try store.saveSettings(settings)
             try store.saveSealedIdentity(Data(Identity.generate().sealed(with: key)))
-            _ = try BlobStore(directory: directory + "/blobs")
+            _ = try FileBlobStore(directory: directory + "/blobs")
         } catch let e as CoordinatorError { throw e } catch {
             throw CoordinatorError(.storage, "Cannot initialise \(directory): \(error).", remedy: "Check that the directory is writable.", cause: error)
         }
@@ -82,7 +82,7 @@ public actor Coordinator {
         self.directory = directory
         self.settings = settings
         self.store = store
-        self.blobs = try BlobStore(directory: directory + "/blobs")
+        self.blobs = try FileBlobStore(directory: directory + "/blobs")
         self.logger = logger
         self.publicKey = identity.publicKeys.signing
         let loadedState = try store.loadState()
@@ -121,7 +121,7 @@ public actor Coordinator {
             case .storeMessage(let round, let stage, let participant, let payload):
                 changes.append(.appendMessage(round: round, stage: stage, participant: participant, payload: payload, at: now))
             case .publish(let version, let vector, let round):
-                let ref = try blobs.write(BlobStore.encode(vector))
+                let ref = try blobs.write(BlobFormat.encode(vector))
                 let v = AdapterVersion(version: version, blob: ref, createdAt: now, round: round)
                 changes += [.addBlob(ref, kind: "adapter", at: now), .addAdapterVersion(v)]
                 newAdapter = v
@@ -191,7 +191,7 @@ public actor Coordinator {
 
     /// The file of a blob the manifest lists (bases and adapter versions only).
     public func blobFile(sha256: String) throws -> (path: String, ref: BlobRef) {
-        guard BlobStore.isValidName(sha256), let ref = try store.blob(sha256: sha256) else {
+        guard BlobFormat.isValidName(sha256), let ref = try store.blob(sha256: sha256) else {
             throw CoordinatorError(.blobNotFound, "No blob \(sha256) is published here.", remedy: "Take blob hashes from GET /v1/manifest.")
         }
         return (blobs.path(sha256), ref)
@@ -210,7 +210,7 @@ public actor Coordinator {
         var newAdapter = adapter
         if adapter == nil || s.baseDimensions != dims {
             let zeros = [Float](repeating: 0, count: settings.sharedAdapter.vectorLength(dims))
-            let vref = try blobs.write(BlobStore.encode(zeros))
+            let vref = try blobs.write(BlobFormat.encode(zeros))
             let v = AdapterVersion(version: adapter.map { $0.version + 1 } ?? 0, blob: vref, createdAt: now, round: nil)
             changes += [.addBlob(vref, kind: "adapter", at: now), .addAdapterVersion(v)]
             newAdapter = v
