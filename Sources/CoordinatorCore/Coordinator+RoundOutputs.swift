@@ -1,5 +1,5 @@
 public import Federation
-public import Foundation
+import Foundation
 
 // What a round produced, as participants fetch it (key roster, forwarded shares, survivor list,
 // unmasking request) and as anyone reads it afterwards (summary).

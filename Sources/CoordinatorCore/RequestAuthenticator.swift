@@ -1,4 +1,4 @@
-public import Federation
+import Federation
 public import Foundation
 import Seal
 
