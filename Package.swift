@@ -43,10 +43,14 @@ let package = Package(
         // ChaCha20 mask expansion for secure aggregation (Federation), with the same dispatch.
         .target(name: "CMask", cSettings: [.unsafeFlags(["-O3"])]),
 
+        // The ggml tensor formats (type table, block layouts, reference dequantizers and
+        // quantizers): pure Swift, no dependencies, so that the GGUF reader, and the coordinator
+        // through it, link no numeric kernels and no BLAS.
+        .target(name: "QuantFormat", swiftSettings: swiftSettings),
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: swiftSettings),
-        .target(name: "GGUF", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+        .target(name: "GGUF", dependencies: ["QuantFormat"], swiftSettings: swiftSettings),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
-        .target(name: "LLM", dependencies: ["Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
+        .target(name: "LLM", dependencies: ["Tensor", "QuantFormat", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
         .target(name: "Tuning", dependencies: ["LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
         .target(name: "Seal", dependencies: ["CSodium", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "Memory", dependencies: ["Seal", "Tensor", "CKernels", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
@@ -54,7 +58,7 @@ let package = Package(
         .target(name: "Federation", dependencies: ["Seal", "CSodium", "CMask"], swiftSettings: swiftSettings),
         .target(
             name: "Client",
-            dependencies: ["Seal", "Memory", "LLM", "Tuning", "Tokenizer", "Federation", "CCurl",
+            dependencies: ["Seal", "Memory", "LLM", "Tuning", "Tokenizer", "GGUF", "Federation", "CCurl",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
@@ -101,10 +105,11 @@ let package = Package(
         ),
 
         // Test support shared by the test targets (a tiny random llama GGUF); no product links it.
-        .target(name: "TestModels", dependencies: ["GGUF", "LLM", "Tensor", "Tokenizer"], path: "Tests/TestModels", swiftSettings: swiftSettings),
+        .target(name: "TestModels", dependencies: ["GGUF", "QuantFormat", "LLM", "Tensor", "Tokenizer"], path: "Tests/TestModels", swiftSettings: swiftSettings),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"], swiftSettings: swiftSettings),
-        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "QuantFormatTests", dependencies: ["QuantFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "QuantFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
         .testTarget(name: "SealTests", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(name: "ClientTests", dependencies: ["TestModels", "Client", "Memory", "Seal", "Federation", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor"], swiftSettings: swiftSettings),
@@ -116,9 +121,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal", "CKernels"], swiftSettings: swiftSettings),
-        .testTarget(name: "TuningTests", dependencies: ["TestModels", "Tuning", "LLM", "Tensor", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
+        .testTarget(name: "TuningTests", dependencies: ["TestModels", "Tuning", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal", "CMask", "CSodium"], swiftSettings: swiftSettings),
-        .testTarget(name: "LLMTests", dependencies: ["TestModels", "LLM", "Tensor", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
+        .testTarget(name: "LLMTests", dependencies: ["TestModels", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["TestModels", "Client", "CoordinatorCore", "Federation", "Seal", "GGUF", "LLM", "Tuning"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 public import Federation
 public import Foundation
+import GGUF
 public import LLM
 import Seal
 public import Tuning
@@ -103,9 +104,11 @@ public enum SharedAdapterStore {
 }
 
 extension BaseDimensions {
-    /// The dimensions a llama config gives the shared adapter.
+    /// The dimensions a llama config gives the shared adapter: from its GGUF `LlamaShape`, as the
+    /// coordinator's `BaseModel.dimensions(ofGGUFAt:)` computes them.
     public init(_ c: LlamaConfig) {
-        self.init(blocks: c.blockCount, embedding: c.dim, keyValue: c.kvDim, feedForward: c.ffnDim)
+        let s = c.shape
+        self.init(blocks: s.blockCount, embedding: s.embeddingLength, keyValue: s.kvDim, feedForward: s.feedForwardLength)
     }
 }
 

@@ -46,7 +46,7 @@ public struct CoordinatorSettings: Codable, Sendable, Hashable {
         guard r.stageTimeout > 0, r.stageTimeout.isFinite, r.serverLearningRate > 0, r.serverLearningRate.isFinite else {
             throw fail("The stage timeout and the server learning rate must be positive.", "Pass --stage-timeout and --server-lr > 0.")
         }
-        guard ["fedavg", "fedadam"].contains(r.strategy) else {
+        guard (try? r.serverStrategy) != nil else {
             throw fail("Unknown aggregation strategy '\(r.strategy)'.", "Pass --strategy fedavg or --strategy fedadam.")
         }
         if let k = r.neighbours, k != 0 {

@@ -265,23 +265,18 @@ public struct RoundMachine: Sendable {
         }
     }
 
-    /// Decodes the sum, averages it over the included clients, steps the shared adapter and the
-    /// accountant, and publishes the next version.
+    /// Decodes the sum, averages it over the included clients, takes the strategy's server step on
+    /// the shared adapter, steps the accountant, and publishes the next version.
     private mutating func complete(sum: [UInt32], now: Date, into out: inout Outcome) {
         guard var active = current, let old = vector, let version else { return }
         let included = active.survivorList?.survivors.count ?? 0
         let r = settings.round
-        var next = old
+        let next: [Float]
         do {
             let mean = try FedAvg.mean(encodedSum: sum, codec: r.codec, count: included)
-            if r.strategy == "fedadam" {
-                var adam = fedAdam ?? FedAdam(parameterCount: next.count, learningRate: r.serverLearningRate)
-                try adam.step(parameters: &next, delta: mean)
-                fedAdam = adam
-            } else {
-                let eta = Float(r.serverLearningRate)
-                next.withUnsafeMutableBufferPointer { p in mean.withUnsafeBufferPointer { m in for i in 0..<p.count { p[i] += eta * m[i] } } }
-            }
+            let step = try r.serverStrategy.step(shared: old, mean: mean, state: fedAdam)
+            next = step.shared
+            fedAdam = step.state
         } catch {
             return abort("aggregation failed: \(error)", now: now, into: &out)
         }

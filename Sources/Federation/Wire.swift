@@ -177,7 +177,7 @@ public struct RoundConfig: Codable, Sendable, Hashable {
     public var maxSequence: Int
     public var dp: DistributedGaussian
     public var codec: FixedPointCodec
-    /// "fedavg" or "fedadam".
+    /// The server step's name, "fedavg" or "fedadam" (`serverStrategy` reads it with the rate below).
     public var strategy: String
     public var serverLearningRate: Double
     /// SecAgg+: the neighbour degree k (even) of each round's graph; nil or 0 = the complete graph.

@@ -31,7 +31,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-public import Tensor
+public import QuantFormat
 
 /// One tensor of a GGUF file: where its data is and how to read it.
 public struct GGUFTensorInfo: Sendable, Equatable {

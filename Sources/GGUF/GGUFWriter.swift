@@ -2,7 +2,7 @@
 // small model, and for anything that exports tensors llama.cpp can read.
 
 import Foundation
-public import Tensor
+public import QuantFormat
 
 public struct GGUFWriter: Sendable {
     struct PendingTensor: Sendable {

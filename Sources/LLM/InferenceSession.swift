@@ -1,3 +1,4 @@
+import QuantFormat
 public import Tensor
 
 // Dimension key: T tokens in this call, P tokens already in the cache, L = P + T, C = dim,

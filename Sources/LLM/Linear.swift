@@ -1,3 +1,4 @@
+public import QuantFormat
 public import Tensor
 import GGUF
 

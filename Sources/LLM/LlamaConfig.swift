@@ -40,6 +40,13 @@ public struct LlamaConfig: Sendable, Equatable {
         self.vocabularySize = vocabularySize
     }
 
+    /// The widths as GGUF's `LlamaShape` (what `GGUFFile.llamaShape()` read, for a loaded model):
+    /// the federation's adapter layout is computed from this, as on the coordinator.
+    public var shape: LlamaShape {
+        LlamaShape(architecture: architecture, blockCount: blockCount, embeddingLength: dim, feedForwardLength: ffnDim,
+                   headCount: headCount, kvHeadCount: kvHeadCount, keyLength: headDim)
+    }
+
     public init(gguf: GGUFFile) throws {
         let arch = try gguf.string("general.architecture")
         guard arch == "llama" else {
@@ -51,16 +58,15 @@ public struct LlamaConfig: Sendable, Equatable {
         guard let embd = gguf.tensor(named: "token_embd.weight"), embd.dimensions.count == 2 else {
             throw LLMError(.unsupportedModel, "the model has no 2-D token_embd.weight tensor")
         }
-        let heads = try gguf.int("\(arch).attention.head_count")
-        let dim = try gguf.int("\(arch).embedding_length")
+        let shape = try gguf.llamaShape()
         self.init(
             architecture: arch,
-            blockCount: try gguf.int("\(arch).block_count"),
-            dim: dim,
-            ffnDim: try gguf.int("\(arch).feed_forward_length"),
-            headCount: heads,
-            kvHeadCount: gguf.optionalInt("\(arch).attention.head_count_kv") ?? heads,
-            headDim: gguf.optionalInt("\(arch).attention.key_length"),
+            blockCount: shape.blockCount,
+            dim: shape.embeddingLength,
+            ffnDim: shape.feedForwardLength,
+            headCount: shape.headCount,
+            kvHeadCount: shape.kvHeadCount,
+            headDim: shape.headDim,
             ropeDim: gguf.optionalInt("\(arch).rope.dimension_count"),
             ropeBase: (try? gguf.float("\(arch).rope.freq_base")) ?? 10000,
             rmsEps: (try? gguf.float("\(arch).attention.layer_norm_rms_epsilon")) ?? 1e-5,

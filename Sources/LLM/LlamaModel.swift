@@ -1,5 +1,6 @@
 import Foundation
 public import GGUF
+import QuantFormat
 public import Tensor
 
 /// A llama-architecture model loaded from GGUF: the weights stay in the memory-mapped file (quantized);

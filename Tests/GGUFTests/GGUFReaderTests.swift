@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import GGUF
-import Tensor
+import QuantFormat
 
 @Suite struct GGUFRoundTripTests {
     static let metadata: [(String, GGUFValue)] = [

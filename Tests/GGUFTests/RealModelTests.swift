@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import GGUF
-import Tensor
+import QuantFormat
 
 /// The SmolLM2 file when it is on this machine: `PCLIENT_MODEL`, else the default cache path.
 /// With `PCLIENT_REQUIRE_MODEL=1` a missing file fails instead of skipping.

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import QuantFormat
 import Tensor
 import TestModels
 @testable import LLM

@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 public import LLM
+public import QuantFormat
 public import Tensor
 import Tokenizer
 

@@ -1,5 +1,6 @@
 import Foundation
 import LLM
+import QuantFormat
 import Tensor
 import Tuning
 

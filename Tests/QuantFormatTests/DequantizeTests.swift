@@ -1,5 +1,5 @@
 import Testing
-@testable import Tensor
+import QuantFormat
 
 /// ggml's type table (ggml.c type_traits: blck_size, type_size), written out independently of
 /// QuantType so a typo in either shows.

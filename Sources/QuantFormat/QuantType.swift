@@ -1,4 +1,6 @@
-// The ggml tensor types: ids as stored in GGUF files, and the size of one block of each.
+// The ggml tensor types: ids as stored in GGUF files, and the size of one block of each. This module
+// (with the block codecs in Dequantize.swift and Quantize.swift) is pure Swift with no dependencies,
+// so that the GGUF reader, and pcoord through it, link no numeric kernels.
 //
 // A quantized tensor is a sequence of blocks; each block encodes `blockSize` consecutive elements
 // of a row in `bytesPerBlock` bytes. The block layouts are the `Block*` structs below (field order
