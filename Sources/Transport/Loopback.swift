@@ -23,7 +23,7 @@ public enum Loopback {
             }
         }
         guard let port = try tryBind(port: 0) else {
-            throw ClientError(.io, "cannot bind a socket on 127.0.0.1 to find a free port (errno \(errno))")
+            throw TransportError(.io, "cannot bind a socket on 127.0.0.1 to find a free port (errno \(errno))")
         }
         return port
     }
@@ -31,7 +31,7 @@ public enum Loopback {
     /// Binds a socket to 127.0.0.1:`port` and closes it: the port it got, or nil if it was taken.
     private static func tryBind(port: UInt16) throws -> Int? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ClientError(.io, "cannot open a socket to find a free port (errno \(errno))") }
+        guard fd >= 0 else { throw TransportError(.io, "cannot open a socket to find a free port (errno \(errno))") }
         defer { close(fd) }
         var address = address(port: port)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)

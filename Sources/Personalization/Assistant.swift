@@ -3,6 +3,7 @@ public import LLM
 import Tokenizer
 public import Memory
 public import Tuning
+public import Vault
 
 /// How one question is answered. The evaluation's methods map onto these switches:
 /// none (no memory, no profile, no adapters), rag (k), pag (profile), oppu (adapters, k = 0),
