@@ -7,13 +7,13 @@ import Darwin
 
 /// TCP on 127.0.0.1 for whoever starts a local `pcoord serve` (peval's federated homes, pbench,
 /// the process tests): a port to give it, and whether it listens yet.
-public enum Loopback {
+package enum Loopback {
     /// A port on 127.0.0.1 that was free a moment ago, picked at random below the kernel's range
     /// of automatically assigned ports (`/proc/sys/net/ipv4/ip_local_port_range`) when that range
     /// leaves room: a server stopped and started again on it (a restart after kill -9) then cannot
     /// find it taken by another connection's automatic local port, nor by a client that, while the
     /// server is down, connects to itself. Otherwise whatever port binding to port 0 gives.
-    public static func freePort() throws -> Int {
+    package static func freePort() throws -> Int {
         let low = automaticPortRangeStart() ?? 32768
         if low > 20_000 {
             var random = SystemRandomNumberGenerator()
@@ -48,7 +48,7 @@ public enum Loopback {
     }
 
     /// True when something accepts TCP connections on 127.0.0.1:`port`.
-    public static func accepts(port: Int) -> Bool {
+    package static func accepts(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Memory
 public import Seal
 #if canImport(Glibc)

@@ -68,7 +68,7 @@ public enum SharedAdapterStore {
         }
     }
 
-    public static func encodeVector(_ vector: [Float]) -> Data {
+    package static func encodeVector(_ vector: [Float]) -> Data {
         var data = Data(count: vector.count * 4)
         data.withUnsafeMutableBytes { out in
             for (i, x) in vector.enumerated() { out.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
