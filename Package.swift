@@ -56,13 +56,19 @@ let package = Package(
         .target(name: "Memory", dependencies: ["Seal", "Tensor", "CKernels", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         // Pure: no I/O. Both pclient and pcoord use it; it never imports model or memory code.
         .target(name: "Federation", dependencies: ["Seal", "CSodium", "CMask"], swiftSettings: swiftSettings),
+
+        // pclient's library, one job per module: Vault (the home and everything sealed in it, bundles),
+        // Transport (libcurl, the only place it is linked, and the loopback helper), FederatedClient
+        // (taking part in rounds), Personalization (the assistant, the profile, the personal adapter).
+        .target(name: "Vault", dependencies: ["Seal", "Memory", "Federation", "GGUF", "LLM", "Tuning", "Tensor"], swiftSettings: swiftSettings),
+        .target(name: "Transport", dependencies: ["CCurl", "Federation", "Seal"], swiftSettings: swiftSettings),
         .target(
-            name: "Client",
-            dependencies: ["Seal", "Memory", "LLM", "Tuning", "Tokenizer", "GGUF", "Federation", "CCurl",
-                           .product(name: "Logging", package: "swift-log")],
+            name: "FederatedClient",
+            dependencies: ["Vault", "Transport", "Federation", "Seal", "LLM", "Memory", "Tensor", "Tokenizer", "Tuning"],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Evaluation", dependencies: ["Client", "Memory", "Seal", "LLM", "Tuning", "Tokenizer"], swiftSettings: swiftSettings),
+        .target(name: "Personalization", dependencies: ["Vault", "LLM", "Memory", "Tuning", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
+        .target(name: "Evaluation", dependencies: ["Personalization", "Vault", "Transport", "Memory", "Seal", "LLM", "Tuning"], swiftSettings: swiftSettings),
 
         // The coordinator: no LLM, Tuning or Memory here.
         .target(
@@ -82,7 +88,7 @@ let package = Package(
 
         .executableTarget(
             name: "pclient",
-            dependencies: ["Client", "Memory", "Seal", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", "Federation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Personalization", "FederatedClient", "Transport", "Vault", "Memory", "Seal", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", "Federation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -94,13 +100,15 @@ let package = Package(
         ),
         .executableTarget(
             name: "peval",
-            dependencies: ["Evaluation", "Client", "Memory", "Seal", "LLM", "Tuning", "Tensor",
+            dependencies: ["Evaluation", "Personalization", "Seal", "LLM", "Tensor",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "pbench",
-            dependencies: ["Client", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", "Memory", "Seal", "CoordinatorCore", "Federation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Personalization", "Transport", "LLM", "Tuning", "Tensor", "Memory", "Seal", "CoordinatorCore", "Federation",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
 
@@ -112,8 +120,13 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "QuantFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
         .testTarget(name: "SealTests", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClientTests", dependencies: ["TestModels", "Client", "Memory", "Seal", "Federation", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor"], swiftSettings: swiftSettings),
-        .testTarget(name: "EvaluationTests", dependencies: ["TestModels", "Evaluation", "Client", "Memory", "Seal", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ClientTests",
+            dependencies: ["TestModels", "Vault", "Transport", "FederatedClient", "Personalization", "Memory", "Seal", "Federation",
+                           "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EvaluationTests", dependencies: ["TestModels", "Evaluation", "Personalization", "Memory", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["CoordinatorCore", "CoordinatorServer", "Federation", "Seal",
@@ -124,7 +137,11 @@ let package = Package(
         .testTarget(name: "TuningTests", dependencies: ["TestModels", "Tuning", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal", "CMask", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["TestModels", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: ["TestModels", "Client", "CoordinatorCore", "Federation", "Seal", "GGUF", "LLM", "Tuning"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["TestModels", "Vault", "Transport", "FederatedClient", "CoordinatorCore", "Federation", "Seal"],
+            swiftSettings: swiftSettings
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,8 @@
-import Client
 public import Foundation
 import Memory
 import Seal
+import Transport
+import Vault
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,9 +1,10 @@
-public import Client
 public import Foundation
 import LLM
 public import Memory
+public import Personalization
 import Seal
 public import Tuning
+import Vault
 
 /// Settings of the model engine that are the same for every user and method of a run.
 public struct ModelEngineOptions: Sendable {

@@ -1,10 +1,10 @@
 import ArgumentParser
-import Client
 import CoordinatorCore
 import Federation
 import Foundation
 import Logging
 import Seal
+import Transport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,8 +1,8 @@
 import ArgumentParser
-import Client
 import Foundation
 import LLM
 import Memory
+import Personalization
 import Seal
 
 struct MemoryBench: ParsableCommand {

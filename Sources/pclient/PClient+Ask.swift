@@ -1,11 +1,12 @@
 import ArgumentParser
-import Client
 import Foundation
 import LLM
 import Memory
+import Personalization
 import Seal
 import Tokenizer
 import Tuning
+import Vault
 
 /// What `ask` and `chat` share: the model, the home, and how memory and adapters are used.
 struct AssistantOptions: ParsableArguments {

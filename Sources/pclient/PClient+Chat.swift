@@ -1,6 +1,7 @@
 import ArgumentParser
-import Client
 import Foundation
+import Personalization
+import Vault
 
 extension PClient {
     struct Chat: ParsableCommand {

@@ -1,9 +1,11 @@
 import ArgumentParser
-import Client
+import FederatedClient
 import Federation
 import Foundation
 import LLM
 import Seal
+import Transport
+import Vault
 
 extension PClient {
     struct Join: ParsableCommand {

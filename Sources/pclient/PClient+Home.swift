@@ -1,9 +1,10 @@
 import ArgumentParser
-import Client
 import Foundation
 import LLM
 import Memory
+import Personalization
 import Seal
+import Vault
 
 /// Options of every command that opens the user's home.
 struct HomeOptions: ParsableArguments {

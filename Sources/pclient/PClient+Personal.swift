@@ -1,11 +1,12 @@
 import ArgumentParser
-import Client
 import Foundation
 import LLM
 import GGUF
+import Personalization
 import Seal
 import Tensor
 import Tuning
+import Vault
 
 extension PClient {
     struct Train: ParsableCommand {

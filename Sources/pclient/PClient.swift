@@ -1,5 +1,5 @@
 import ArgumentParser
-import Client
+import Personalization
 import Foundation
 import LLM
 import Tuning

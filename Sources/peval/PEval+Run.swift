@@ -1,8 +1,8 @@
 import ArgumentParser
-import Client
 import Evaluation
 import Foundation
 import LLM
+import Personalization
 import Seal
 import Tensor
 

@@ -1,14 +1,15 @@
-import Client
 import Foundation
 import GGUF
 import LLM
 import Memory
+import Personalization
 import Seal
 import Tensor
 import TestModels
 import Testing
 import Tokenizer
 import Tuning
+import Vault
 
 extension TinyLlamaGGUF {
     /// A text generator over this model (the file is removed at once: the mapping stays valid).

@@ -1,13 +1,14 @@
-import Client
 import Federation
 import Foundation
 import LLM
 import Memory
+import Personalization
 import Seal
 import Tensor
 import TestModels
 import Testing
 import Tuning
+import Vault
 
 /// What a home holds beyond memory, made without a model: a tiny personal adapter, a profile
 /// summary, a coordinator link with a signed manifest and a shared adapter vector.

@@ -1,7 +1,7 @@
-import Client
 import Foundation
 import Seal
 import Testing
+import Vault
 
 /// Runs the real `pclient` binary, built beside this test bundle.
 struct PClientBinary {

@@ -1,8 +1,8 @@
-import Client
 import Foundation
 import Memory
 import Seal
 import Testing
+import Vault
 
 func temporaryFolder(_ name: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path

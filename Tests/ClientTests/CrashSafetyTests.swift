@@ -1,9 +1,9 @@
-import Client
 import Federation
 import Foundation
 import Memory
 import Seal
 import Testing
+import Vault
 
 /// kill -9 of `pclient import` at many moments: the home is always either as before or complete.
 @Suite(.serialized) struct CrashSafetyTests {

@@ -1,8 +1,10 @@
-import Client
+import FederatedClient
 import Federation
 import Foundation
 import Seal
 import Testing
+import Transport
+import Vault
 
 enum FederatedTestFixtures {
     static func roundConfig(stageTimeout: Double = 30) throws -> RoundConfig {

@@ -1,10 +1,11 @@
-import Client
+import FederatedClient
 import Federation
 import Foundation
 import LLM
 import Memory
 import Seal
 import Testing
+import Vault
 
 /// Local training of the shared adapter's B on a home's long-term memory, with SmolLM2-135M.
 /// Slow, so it runs only with PCLIENT_FEDERATION_REAL=1 (and the model in the cache or

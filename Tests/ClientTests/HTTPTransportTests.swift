@@ -1,8 +1,8 @@
-import Client
 import Federation
 import Foundation
 import Seal
 import Testing
+import Transport
 
 /// The libcurl transport against a real HTTP server on 127.0.0.1 (HTTPTestServer).
 struct HTTPTransportTests {

@@ -1,8 +1,8 @@
-import Client
 import Foundation
 import Memory
 import Seal
 import Testing
+import Vault
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,12 +1,13 @@
-import Client
 import Foundation
 import LLM
 import Memory
+import Personalization
 import Seal
 import Tensor
 import TestModels
 import Testing
 import Tuning
+import Vault
 
 @Suite(.serialized) struct PersonalTrainerTests {
     let generator: TextGenerator

@@ -1,11 +1,12 @@
-import Client
 import Foundation
 import LLM
 import Memory
+import Personalization
 import Seal
 import Tensor
 import Testing
 import Tuning
+import Vault
 
 /// Where the real model is: $PCLIENT_MODEL, else the cache scripts/setup fills.
 enum RealModelFile {

@@ -1,4 +1,3 @@
-import Client
 import Federation
 import Foundation
 import LLM
@@ -6,6 +5,7 @@ import Seal
 import Tensor
 import Testing
 import Tuning
+import Vault
 
 struct SharedAdapterTests {
     static let smolLM2 = LlamaConfig(blockCount: 30, dim: 576, ffnDim: 1536, headCount: 9, kvHeadCount: 3,

@@ -1,4 +1,5 @@
-import Client
+import Personalization
+import Vault
 import Foundation
 import LLM
 import Tensor

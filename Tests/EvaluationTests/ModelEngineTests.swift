@@ -1,9 +1,9 @@
-import Client
 import Evaluation
 import Foundation
 import GGUF
 import LLM
 import Memory
+import Personalization
 import Tensor
 import TestModels
 import Testing

@@ -1,9 +1,11 @@
-import Client
 import CoordinatorCore
+import FederatedClient
 import Federation
 import Foundation
 import Seal
 import Testing
+import Transport
+import Vault
 
 /// The real libcurl client with a hook after every message the coordinator accepted.
 final class HookedAPI: CoordinatorAPI, @unchecked Sendable {

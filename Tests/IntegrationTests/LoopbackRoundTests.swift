@@ -1,9 +1,11 @@
-import Client
 import CoordinatorCore
+import FederatedClient
 import Federation
 import Foundation
 import Seal
 import Testing
+import Transport
+import Vault
 
 /// How a test client behaves in one round.
 enum Behaviour: Sendable {

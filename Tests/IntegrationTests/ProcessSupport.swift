@@ -1,8 +1,8 @@
-import Client
 import CoordinatorCore
 import Federation
 import Foundation
 import Seal
+import Transport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -5,6 +5,7 @@ import Darwin
 #endif
 public import LLM
 import Tokenizer
+import Vault
 
 /// Choice-constrained decoding by scoring: the answer is the choice whose whole token sequence,
 /// followed by the end-of-turn token, is most probable after the prompt:

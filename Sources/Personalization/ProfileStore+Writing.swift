@@ -1,55 +1,11 @@
 import Foundation
 public import LLM
+import Memory
 import Tokenizer
-public import Memory
-import Seal
+public import Vault
 
-/// OPPU's profile-augmented generation (PAG): a short summary of the user, written by the model from
-/// long-term memory, cached sealed at `<home>/profile.sealed` (JSON inside a sealed file under the
-/// file-sealing subkey) and rewritten when long-term memory changed since it was written.
-public struct ProfileSummary: Codable, Sendable, Equatable {
-    public var text: String
-    /// The long-term memory it was written from (see `ProfileSummary.watermark`).
-    public var watermark: String
-    public var written: String
-
-    public init(text: String, watermark: String, written: String) {
-        self.text = text
-        self.watermark = watermark
-        self.written = written
-    }
-}
-
-public struct ProfileStore: Sendable {
-    public let home: UnlockedHome
-    /// Most prompt tokens spent on memory items when writing the summary.
-    public var itemBudget = 768
-    public var maxTokens = 80
-
-    public init(home: UnlockedHome) { self.home = home }
-
-    public var path: String { home.home.path + "/profile.sealed" }
-
-    /// Identifies the state of long-term memory: its item ids, hashed (no content).
-    public static func watermark(_ items: [MemoryItem]) -> String { watermark(ids: items.map(\.id)) }
-
-    /// The watermark of long-term memory holding exactly these item ids.
-    public static func watermark(ids: [Int64]) -> String {
-        let ids = ids.sorted().map(String.init).joined(separator: ",")
-        return Blake2b.hash(Array(ids.utf8), outputByteCount: 16).map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// The cached summary, whatever memory it was written from; nil when there is none.
-    public func cached() throws -> ProfileSummary? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            let plain = try openSealedFile(at: path, key: home.key.subkey(for: .fileSealing))
-            return try JSONDecoder().decode(ProfileSummary.self, from: Data(plain))
-        } catch {
-            throw ClientError(.corrupt, "\(path) does not open with this home's key: \(error); delete it and it will be rewritten")
-        }
-    }
-
+/// The profile summary (PAG) written by the model; the sealed cache it goes to is in Vault.
+extension ProfileStore {
     /// The summary of the current long-term memory: the cached one when memory has not changed,
     /// else a new one written by `generator` with `adapters` and cached. Nil when long-term memory is empty.
     public func current(generator: TextGenerator, style: PromptStyle = .default,
@@ -62,11 +18,6 @@ public struct ProfileStore: Sendable {
         let summary = ProfileSummary(text: text, watermark: mark, written: ISO8601DateFormatter().string(from: Date()))
         try save(summary)
         return (summary, true)
-    }
-
-    /// Seals `summary` as the cached profile, replacing any previous one atomically.
-    public func save(_ summary: ProfileSummary) throws {
-        try sealFile(Array(try JSONEncoder().encode(summary)), to: path, key: home.key.subkey(for: .fileSealing))
     }
 
     /// Asks the model for the summary: the newest items that fit `itemBudget` tokens, then the request.

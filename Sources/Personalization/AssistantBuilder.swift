@@ -1,6 +1,7 @@
 import Foundation
 public import LLM
 import Seal
+public import Vault
 import Tuning
 
 /// The one way to turn a model file, a home and the user's settings into a ready `Assistant`: the

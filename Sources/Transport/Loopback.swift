@@ -7,13 +7,13 @@ import Darwin
 
 /// TCP on 127.0.0.1 for whoever starts a local `pcoord serve` (peval's federated homes, pbench,
 /// the process tests): a port to give it, and whether it listens yet.
-public enum Loopback {
+package enum Loopback {
     /// A port on 127.0.0.1 that was free a moment ago, picked at random below the kernel's range
     /// of automatically assigned ports (`/proc/sys/net/ipv4/ip_local_port_range`) when that range
     /// leaves room: a server stopped and started again on it (a restart after kill -9) then cannot
     /// find it taken by another connection's automatic local port, nor by a client that, while the
     /// server is down, connects to itself. Otherwise whatever port binding to port 0 gives.
-    public static func freePort() throws -> Int {
+    package static func freePort() throws -> Int {
         let low = automaticPortRangeStart() ?? 32768
         if low > 20_000 {
             var random = SystemRandomNumberGenerator()
@@ -23,7 +23,7 @@ public enum Loopback {
             }
         }
         guard let port = try tryBind(port: 0) else {
-            throw ClientError(.io, "cannot bind a socket on 127.0.0.1 to find a free port (errno \(errno))")
+            throw TransportError(.io, "cannot bind a socket on 127.0.0.1 to find a free port (errno \(errno))")
         }
         return port
     }
@@ -31,7 +31,7 @@ public enum Loopback {
     /// Binds a socket to 127.0.0.1:`port` and closes it: the port it got, or nil if it was taken.
     private static func tryBind(port: UInt16) throws -> Int? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ClientError(.io, "cannot open a socket to find a free port (errno \(errno))") }
+        guard fd >= 0 else { throw TransportError(.io, "cannot open a socket to find a free port (errno \(errno))") }
         defer { close(fd) }
         var address = address(port: port)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -48,7 +48,7 @@ public enum Loopback {
     }
 
     /// True when something accepts TCP connections on 127.0.0.1:`port`.
-    public static func accepts(port: Int) -> Bool {
+    package static func accepts(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

@@ -3,6 +3,7 @@ public import LLM
 import Tokenizer
 public import Memory
 public import Tuning
+public import Vault
 
 /// What an adapter that cannot be used does to a question.
 public enum UnusableAdapterPolicy: Sendable {

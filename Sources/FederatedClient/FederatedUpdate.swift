@@ -5,6 +5,7 @@ public import Memory
 import Tensor
 public import Tokenizer
 public import Tuning
+import Vault
 
 /// What a client's local training starts from in one round.
 public struct UpdateContext: Sendable {

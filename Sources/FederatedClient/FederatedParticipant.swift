@@ -1,6 +1,8 @@
 public import Federation
 public import Foundation
 public import Seal
+public import Transport
+public import Vault
 
 /// How one round ended for this client.
 public struct RoundOutcome: Sendable, CustomStringConvertible {

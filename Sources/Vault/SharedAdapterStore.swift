@@ -59,31 +59,6 @@ public enum SharedAdapterStore {
                              vector: vector, manifestSequence: manifest.sequence)
     }
 
-    /// Makes `manifest` (already opened under the pinned key) the current one: downloads its shared
-    /// vector if this home does not hold it (verified, resumable), then writes the manifest and
-    /// removes older versions. Returns true when the shared version changed.
-    @discardableResult
-    public static func install(_ signed: SignedManifest, manifest: Manifest, home: ClientHome, api: some CoordinatorAPI,
-                               log: (String) -> Void = { _ in }) throws -> Bool {
-        try FileManager.default.createDirectory(atPath: folder(home), withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        let before = try? current(home)
-        if let blob = manifest.sharedAdapterBlob {
-            let path = vectorPath(home, version: manifest.sharedAdapterVersion)
-            if !FileManager.default.fileExists(atPath: path) {
-                log("downloading shared adapter v\(manifest.sharedAdapterVersion) (\(blob.size) bytes)")
-            }
-            try api.download(blob, to: path, progress: nil)
-        }
-        try AtomicFile.write(try WireCoding.encoder().encode(signed), to: manifestPath(home))
-        let keep = "adapter-v\(manifest.sharedAdapterVersion).f32"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder(home))) ?? []
-        where name.hasPrefix("adapter-v") && name.hasSuffix(".f32") && name != keep {
-            try? FileManager.default.removeItem(atPath: folder(home) + "/" + name)
-        }
-        return before?.version != manifest.sharedAdapterVersion
-    }
-
     /// Little-endian Float32 bytes → floats, refusing a blob of another length.
     public static func decodeVector(_ bytes: Data, count: Int, path: String) throws -> [Float] {
         guard bytes.count == count * 4 else {
@@ -94,7 +69,7 @@ public enum SharedAdapterStore {
         }
     }
 
-    public static func encodeVector(_ vector: [Float]) -> Data {
+    package static func encodeVector(_ vector: [Float]) -> Data {
         var data = Data(count: vector.count * 4)
         data.withUnsafeMutableBytes { out in
             for (i, x) in vector.enumerated() { out.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }

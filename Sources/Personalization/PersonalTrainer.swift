@@ -4,6 +4,7 @@ import Tokenizer
 public import Memory
 public import Tuning
 import Tensor
+public import Vault
 
 /// Where the shared (federated) adapter comes from: nil when there is none yet. It is frozen under
 /// the personal adapter during training and attached with it when answering.

@@ -1,6 +1,7 @@
 public import LLM
 import Tokenizer
 public import Memory
+import Vault
 
 /// How retrieved memories, the profile and the question become the user's message. The evaluation
 /// renders LaMP history items its own way, so the item rendering is a closure; the same style must be

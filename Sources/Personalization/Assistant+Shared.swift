@@ -1,6 +1,7 @@
 import Foundation
 import LLM
 import Tuning
+public import Vault
 
 /// The shared adapter a home holds (`SharedAdapterStore.current`), as a frozen adapter for a model:
 /// what `PersonalTrainer` trains on top of and `Assistant` attaches. Nil until the home has one.
