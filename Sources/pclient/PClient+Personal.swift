@@ -51,10 +51,12 @@ extension PClient {
         }
 
         func run() throws {
-            let path = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
+            var builder = AssistantBuilder(modelPath: try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment))
+            builder.numericPath = .exact
+            builder.threads = threads
             let home = try homeOptions.unlock()
             BLAS.setThreads(threads)
-            let generator = try TextGenerator(model: LlamaModel(path: path, numericPath: .exact, threads: threads))
+            let generator = try builder.loadGenerator()
             var options = PersonalTrainingOptions()
             options.rank = rank
             options.alpha = alpha
@@ -66,7 +68,7 @@ extension PClient {
             options.full = full
             options.seed = seed
             let trainer = PersonalTrainer(home: home, generator: generator,
-                                          baseModelSHA256: try SHA256.hexOfFile(at: URL(fileURLWithPath: path)),
+                                          baseModelSHA256: try builder.baseModelSHA256(),
                                           sharedAdapter: sharedAdapterSource(for: home.home))
             var progress: Progress?
             let s = try trainer.train(options) { report in

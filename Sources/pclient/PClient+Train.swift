@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LLM
+import Personalization
 import Tensor
 import Tokenizer
 import Tuning
@@ -55,10 +56,12 @@ extension PClient {
         }
 
         func run() throws {
-            let path = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
+            var builder = AssistantBuilder(modelPath: try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment))
+            builder.numericPath = .exact
+            builder.threads = threads
             BLAS.setThreads(threads)
-            let llama = try LlamaModel(path: path, numericPath: .exact, threads: threads)
-            let generator = try TextGenerator(model: llama)
+            let generator = try builder.loadGenerator()
+            let llama = generator.model
             var examples = try loadExamples(data, generator: generator, raw: raw)
             guard !examples.isEmpty else { throw ValidationError("\(data) holds no examples.") }
             // The held-out split: every k-th example, so it is the same split on every run.
@@ -95,7 +98,7 @@ extension PClient {
             let reports = try trainer.train(examples, heldOut: heldOutExamples) { progress.show($0) }
             for r in reports { if let h = r.heldOutLoss { print(String(format: "epoch %d: held-out loss %.4f", r.epoch + 1, h)) } }
             progress.finish()
-            try adapter.save(to: out, model: llama.config, baseModel: URL(fileURLWithPath: path).lastPathComponent)
+            try adapter.save(to: out, model: llama.config, baseModel: URL(fileURLWithPath: builder.modelPath).lastPathComponent)
             if let first = reports.first, let last = reports.last {
                 print(String(format: "Saved %@ (%d steps; loss %.4f → %.4f).", out, reports.count, first.loss, last.loss))
             }
