@@ -30,7 +30,6 @@ let package = Package(
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
-        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
@@ -43,27 +42,31 @@ let package = Package(
         // ChaCha20 mask expansion for secure aggregation (Federation), with the same dispatch.
         .target(name: "CMask", cSettings: [.unsafeFlags(["-O3"])]),
 
-        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: swiftSettings),
-        .target(name: "GGUF", dependencies: ["Tensor"], swiftSettings: swiftSettings),
-        .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
-        .target(name: "LLM", dependencies: ["Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
-        .target(name: "Tuning", dependencies: ["LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
-        .target(name: "Seal", dependencies: ["CSodium", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
-        .target(name: "Memory", dependencies: ["Seal", "Tensor", "CKernels", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+        // Pure and dependency-free, below everything: the error shape every module's errors take,
+        // and the seeded generator (SplitMix64) that data, benchmarks and tests share.
+        .target(name: "Diagnostics", swiftSettings: swiftSettings),
+        .target(name: "Randomness", swiftSettings: swiftSettings),
+
+        .target(name: "Tensor", dependencies: ["Diagnostics", "CBLAS", "CKernels"], swiftSettings: swiftSettings),
+        .target(name: "GGUF", dependencies: ["Diagnostics", "Tensor"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizer", dependencies: ["Diagnostics", "GGUF"], swiftSettings: swiftSettings),
+        .target(name: "LLM", dependencies: ["Diagnostics", "Tensor", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
+        .target(name: "Tuning", dependencies: ["Diagnostics", "LLM", "Tensor"], swiftSettings: swiftSettings),
+        .target(name: "Seal", dependencies: ["Diagnostics", "CSodium", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .target(name: "Memory", dependencies: ["Diagnostics", "Seal", "CKernels", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         // Pure: no I/O. Both pclient and pcoord use it; it never imports model or memory code.
-        .target(name: "Federation", dependencies: ["Seal", "CSodium", "CMask"], swiftSettings: swiftSettings),
+        .target(name: "Federation", dependencies: ["Diagnostics", "Seal", "CSodium", "CMask"], swiftSettings: swiftSettings),
         .target(
             name: "Client",
-            dependencies: ["Seal", "Memory", "LLM", "Tuning", "Tokenizer", "Federation", "CCurl",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Diagnostics", "Randomness", "Seal", "Memory", "LLM", "Tuning", "Tokenizer", "Federation", "CCurl"],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Evaluation", dependencies: ["Client", "Memory", "Seal", "LLM", "Tuning", "Tokenizer"], swiftSettings: swiftSettings),
+        .target(name: "Evaluation", dependencies: ["Diagnostics", "Randomness", "Client", "Memory", "Seal", "LLM", "Tuning"], swiftSettings: swiftSettings),
 
         // The coordinator: no LLM, Tuning or Memory here.
         .target(
             name: "CoordinatorCore",
-            dependencies: ["Federation", "Seal", "GGUF", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["Diagnostics", "Federation", "Seal", "GGUF", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
@@ -90,36 +93,37 @@ let package = Package(
         ),
         .executableTarget(
             name: "peval",
-            dependencies: ["Evaluation", "Client", "Memory", "Seal", "LLM", "Tuning", "Tensor",
+            dependencies: ["Evaluation", "Client", "Seal", "LLM", "Tensor",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "pbench",
-            dependencies: ["Client", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", "Memory", "Seal", "CoordinatorCore", "Federation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Client", "LLM", "Tuning", "GGUF", "Tensor", "Memory", "Seal", "CoordinatorCore", "Federation", "Randomness",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 
         // Test support shared by the test targets (a tiny random llama GGUF); no product links it.
         .target(name: "TestModels", dependencies: ["GGUF", "LLM", "Tensor", "Tokenizer"], path: "Tests/TestModels", swiftSettings: swiftSettings),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels", "Randomness"], swiftSettings: swiftSettings),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor"], swiftSettings: swiftSettings),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "Randomness"], swiftSettings: swiftSettings),
         .testTarget(name: "SealTests", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(name: "ClientTests", dependencies: ["TestModels", "Client", "Memory", "Seal", "Federation", "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor"], swiftSettings: swiftSettings),
-        .testTarget(name: "EvaluationTests", dependencies: ["TestModels", "Evaluation", "Client", "Memory", "Seal", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "EvaluationTests", dependencies: ["TestModels", "Evaluation", "Client", "Memory", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["CoordinatorCore", "CoordinatorServer", "Federation", "Seal",
                            .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal", "CKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal", "CKernels", "Randomness"], swiftSettings: swiftSettings),
         .testTarget(name: "TuningTests", dependencies: ["TestModels", "Tuning", "LLM", "Tensor", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal", "CMask", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["TestModels", "LLM", "Tensor", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: ["TestModels", "Client", "CoordinatorCore", "Federation", "Seal", "GGUF", "LLM", "Tuning"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestModels", "Client", "CoordinatorCore", "Federation", "Seal"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Memory
 public import Seal
 
@@ -123,20 +123,4 @@ private func openSealedBytes(_ path: String) throws -> [UInt8] {
         throw ClientError(.corrupt, "\(path) is missing: the home is incomplete")
     }
     return Array(data)
-}
-
-/// An error of pclient's library: what went wrong and what to do. Never holds user content or keys.
-public struct ClientError: Error, CustomStringConvertible, Sendable {
-    public enum Code: String, Sendable {
-        case notInitialized, alreadyInitialized, wrongPassphrase, corrupt, io, badInput
-    }
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
 }

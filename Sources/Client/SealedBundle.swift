@@ -163,7 +163,7 @@ public enum SealedBundle {
         }
         let manifest = BundleManifest(
             format: Int(version), created: ISO8601DateFormatter().string(from: now), identity: home.identity.publicKeys,
-            entries: entries.map { .init(name: $0.0, bytes: $0.1.count, blake2b: hex(Blake2b.hash($0.1))) })
+            entries: entries.map { .init(name: $0.0, bytes: $0.1.count, blake2b: Hex.encode(Blake2b.hash($0.1))) })
         let manifestJSON = Array(try encoder.encode(manifest))
 
         let salt = Data(SecureRandom.bytes(count: PassphraseKey.saltBytes))
@@ -250,7 +250,7 @@ public enum SealedBundle {
         var sharedVector: (version: Int, bytes: [UInt8])?
         for entry in manifest.entries {
             let data = Array(try take(entry.bytes, "entry \(entry.name)"))
-            guard hex(Blake2b.hash(data)) == entry.blake2b else {
+            guard Hex.encode(Blake2b.hash(data)) == entry.blake2b else {
                 throw ClientError(.corrupt, "the bundle's entry \(entry.name) does not match its hash")
             }
             guard format >= 2 || [memoryEntry, identityEntry].contains(entry.name) else {
@@ -388,7 +388,7 @@ public enum SealedBundle {
         // No other process may have the home open while it is switched for the new one.
         let exclusive = wasInitialized ? try HomeLock(target, .exclusive) : nil
         defer { withExtendedLifetime(exclusive) {} }
-        let staging = ClientHome(path: target.path + ".importing-" + hex(SecureRandom.bytes(count: 6)))
+        let staging = ClientHome(path: target.path + ".importing-" + Hex.encode(SecureRandom.bytes(count: 6)))
         var report = BundleImportReport(items: 0)
         do {
             // Everything that opens the homes (their SQLite connections) is released before the
@@ -540,14 +540,6 @@ public enum SealedBundle {
         }
         #endif
         throw ClientError(.io, "this system cannot swap two folders atomically; nothing was imported")
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -13,29 +13,6 @@
 
 import Foundation
 
-/// Why a safetensors file could not be read. Says which file and what to do; holds no tensor data.
-public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
-    public enum Code: String, Sendable {
-        /// The file cannot be opened or mapped.
-        case unreadable
-        /// The header or a tensor's extent is inconsistent with the file.
-        case corrupt
-        /// The tensor's dtype cannot be converted to f32 (only F32, F16, BF16 can).
-        case unsupportedDType
-        /// No tensor of that name.
-        case missingTensor
-    }
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
-}
-
 /// A safetensors file, memory-mapped read-only for the life of this object.
 public final class SafetensorsFile: @unchecked Sendable {
     public enum DType: String, Sendable, CaseIterable {

@@ -156,28 +156,6 @@ public enum QuantType: UInt32, Sendable, CaseIterable {
     }
 }
 
-/// A failure to size, quantize or dequantize a buffer.
-public struct QuantError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: Sendable, Equatable {
-        /// The element count is negative, not a whole number of blocks, or overflows.
-        case badCount
-        /// The type has no dequantizer (or quantizer) here.
-        case unsupported
-        /// Quantizing met a NaN or an infinity, which no block format can hold faithfully.
-        case nonFinite
-    }
-
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
-}
-
 // MARK: - Block layouts
 //
 // Little-endian, packed as ggml's structs (2-byte alignment except Q8_K's float). `h` fields are
