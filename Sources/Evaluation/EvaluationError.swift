@@ -27,4 +27,6 @@ public struct EvaluationError: CodedError, Sendable {
         self.remedy = remedy
         self.cause = cause
     }
+
+    public var description: String { renderedDescription }
 }

@@ -16,4 +16,6 @@ public struct LLMError: CodedError, Sendable {
         self.remedy = remedy
         self.cause = cause
     }
+
+    public var description: String { renderedDescription }
 }

@@ -17,6 +17,8 @@ public struct MemoryError: CodedError, Sendable {
         self.cause = cause
     }
 
+    public var description: String { renderedDescription }
+
     /// What to do about a store the key opens but whose rows do not.
     static let restoreRemedy = "restore the home from a backup, or from a bundle made by `pclient export` with `pclient import`"
 }

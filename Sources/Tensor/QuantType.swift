@@ -4,6 +4,8 @@
 // of a row in `bytesPerBlock` bytes. The block layouts are the `Block*` structs below (field order
 // and sizes as in ggml-common.h); `QuantTypeTests` checks their sizes against the table here.
 
+public import Diagnostics
+
 /// A ggml tensor element type. Raw values are the ggml type ids stored in GGUF tensor infos.
 public enum QuantType: UInt32, Sendable, CaseIterable {
     case f32 = 0
@@ -153,6 +155,38 @@ public enum QuantType: UInt32, Sendable, CaseIterable {
         case .tq1_0: return (qk, 2 + 4 * 13)
         case .tq2_0: return (qk, 2 + 64)
         }
+    }
+}
+
+/// A failure to size, quantize or dequantize a buffer.
+public struct QuantError: CodedError, Sendable, Equatable {
+    public enum Code: String, ErrorCode {
+        /// The element count is negative, not a whole number of blocks, or overflows.
+        case badCount
+        /// The type has no dequantizer (or quantizer) here.
+        case unsupported
+        /// Quantizing met a NaN or an infinity, which no block format can hold faithfully.
+        case nonFinite
+    }
+
+    public let code: Code
+    public let message: String
+    public let remedy: String?
+    public let cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, remedy: String? = nil, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.remedy = remedy
+        self.cause = cause
+    }
+
+    public var description: String { renderedDescription }
+
+    /// Equal when they say the same: code, message, remedy and the cause's description.
+    public static func == (a: QuantError, b: QuantError) -> Bool {
+        a.code == b.code && a.message == b.message && a.remedy == b.remedy
+            && a.cause.map { "\($0)" } == b.cause.map { "\($0)" }
     }
 }
 

@@ -25,4 +25,6 @@ public struct TokenizerError: CodedError, Sendable {
         self.remedy = remedy
         self.cause = cause
     }
+
+    public var description: String { renderedDescription }
 }

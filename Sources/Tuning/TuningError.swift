@@ -25,6 +25,8 @@ public struct TuningError: CodedError, Sendable, Equatable {
         self.cause = cause
     }
 
+    public var description: String { renderedDescription }
+
     /// Equal when they say the same: code, message, remedy and the cause's description.
     public static func == (a: TuningError, b: TuningError) -> Bool {
         a.code == b.code && a.message == b.message && a.remedy == b.remedy
