@@ -29,4 +29,11 @@ extension CodedError {
         if let cause { text += " [\(cause)]" }
         return text
     }
+
+    /// Code, message, remedy and the cause's description are the same: what `==` compares for an
+    /// Equatable error, since `cause` is not Equatable.
+    public func saysTheSame(as other: Self) -> Bool {
+        code == other.code && message == other.message && remedy == other.remedy
+            && cause.map { "\($0)" } == other.cause.map { "\($0)" }
+    }
 }

@@ -65,9 +65,5 @@ public struct GGUFError: CodedError, Sendable, Equatable {
         GGUFError(code, message, path: self.path ?? path, remedy: remedy, cause: cause)
     }
 
-    /// Equal when they say the same: code, message, path, remedy and the cause's description.
-    public static func == (a: GGUFError, b: GGUFError) -> Bool {
-        a.code == b.code && a.message == b.message && a.path == b.path && a.remedy == b.remedy
-            && a.cause.map { "\($0)" } == b.cause.map { "\($0)" }
-    }
+    public static func == (a: GGUFError, b: GGUFError) -> Bool { a.path == b.path && a.saysTheSame(as: b) }
 }

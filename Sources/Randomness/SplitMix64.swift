@@ -3,7 +3,7 @@
 /// tests and seeding larger generators. Not for keys or masks: those come from `Seal`.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     /// The seed is the initial state: the first output is `mix(seed &+ increment)`.
-    public var state: UInt64
+    private var state: UInt64
 
     public static let increment: UInt64 = 0x9E37_79B9_7F4A_7C15
 

@@ -183,11 +183,7 @@ public struct QuantError: CodedError, Sendable, Equatable {
 
     public var description: String { renderedDescription }
 
-    /// Equal when they say the same: code, message, remedy and the cause's description.
-    public static func == (a: QuantError, b: QuantError) -> Bool {
-        a.code == b.code && a.message == b.message && a.remedy == b.remedy
-            && a.cause.map { "\($0)" } == b.cause.map { "\($0)" }
-    }
+    public static func == (a: QuantError, b: QuantError) -> Bool { a.saysTheSame(as: b) }
 }
 
 // MARK: - Block layouts

@@ -27,9 +27,5 @@ public struct TuningError: CodedError, Sendable, Equatable {
 
     public var description: String { renderedDescription }
 
-    /// Equal when they say the same: code, message, remedy and the cause's description.
-    public static func == (a: TuningError, b: TuningError) -> Bool {
-        a.code == b.code && a.message == b.message && a.remedy == b.remedy
-            && a.cause.map { "\($0)" } == b.cause.map { "\($0)" }
-    }
+    public static func == (a: TuningError, b: TuningError) -> Bool { a.saysTheSame(as: b) }
 }
