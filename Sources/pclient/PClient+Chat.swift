@@ -35,7 +35,7 @@ extension PClient {
                     streamOut("\n")
                     if explain { printExplanation(answer.explanation) }
                 } catch let e as ClientError {
-                    FileHandle.standardError.write(Data("Error: \(e.message)\n".utf8))
+                    FileHandle.standardError.write(Data("Error: \(e)\n".utf8))
                 }
             }
         }
