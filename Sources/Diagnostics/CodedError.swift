@@ -23,10 +23,14 @@ extension CodedError {
     /// "message (remedy) [cause]", leaving out what is nil: with neither, the message alone.
     public var description: String { renderedDescription }
 
+    /// The cause is left out too when the message already quotes it ("cannot be read: \(error)").
     public var renderedDescription: String {
         var text = message
         if let remedy { text += " (\(remedy))" }
-        if let cause { text += " [\(cause)]" }
+        if let cause {
+            let said = "\(cause)"
+            if !message.contains(said) { text += " [\(said)]" }
+        }
         return text
     }
 
