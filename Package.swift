@@ -30,7 +30,6 @@ let package = Package(
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
-        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
@@ -43,37 +42,42 @@ let package = Package(
         // ChaCha20 mask expansion for secure aggregation (Federation), with the same dispatch.
         .target(name: "CMask", cSettings: [.unsafeFlags(["-O3"])]),
 
+        // Pure and dependency-free, below everything: the error shape every module's errors take,
+        // and the seeded generator (SplitMix64) that data, benchmarks and tests share.
+        .target(name: "Diagnostics", swiftSettings: swiftSettings),
+        .target(name: "Randomness", swiftSettings: swiftSettings),
+
         // The ggml tensor formats (type table, block layouts, reference dequantizers and
-        // quantizers): pure Swift, no dependencies, so that the GGUF reader, and the coordinator
-        // through it, link no numeric kernels and no BLAS.
-        .target(name: "QuantFormat", swiftSettings: swiftSettings),
-        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: swiftSettings),
-        .target(name: "GGUF", dependencies: ["QuantFormat"], swiftSettings: swiftSettings),
-        .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
-        .target(name: "LLM", dependencies: ["Tensor", "QuantFormat", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
-        .target(name: "Tuning", dependencies: ["LLM", "Tensor", "GGUF"], swiftSettings: swiftSettings),
-        .target(name: "Seal", dependencies: ["CSodium", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
-        .target(name: "Memory", dependencies: ["Seal", "Tensor", "CKernels", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+        // quantizers): pure Swift, so that the GGUF reader, and the coordinator through it, link no
+        // numeric kernels and no BLAS.
+        .target(name: "QuantFormat", dependencies: ["Diagnostics"], swiftSettings: swiftSettings),
+        .target(name: "Tensor", dependencies: ["Diagnostics", "CBLAS", "CKernels"], swiftSettings: swiftSettings),
+        .target(name: "GGUF", dependencies: ["Diagnostics", "QuantFormat"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizer", dependencies: ["Diagnostics", "GGUF"], swiftSettings: swiftSettings),
+        .target(name: "LLM", dependencies: ["Diagnostics", "Randomness", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
+        .target(name: "Tuning", dependencies: ["Diagnostics", "LLM", "Tensor"], swiftSettings: swiftSettings),
+        .target(name: "Seal", dependencies: ["Diagnostics", "CSodium", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .target(name: "Memory", dependencies: ["Diagnostics", "Seal", "CKernels", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         // Pure: no I/O. Both pclient and pcoord use it; it never imports model or memory code.
-        .target(name: "Federation", dependencies: ["Seal", "CSodium", "CMask"], swiftSettings: swiftSettings),
+        .target(name: "Federation", dependencies: ["Diagnostics", "Seal", "CSodium", "CMask"], swiftSettings: swiftSettings),
 
         // pclient's library, one job per module: Vault (the home and everything sealed in it, bundles),
         // Transport (libcurl, the only place it is linked, and the loopback helper), FederatedClient
         // (taking part in rounds), Personalization (the assistant, the profile, the personal adapter).
-        .target(name: "Vault", dependencies: ["Seal", "Memory", "Federation", "GGUF", "LLM", "Tuning", "Tensor"], swiftSettings: swiftSettings),
+        .target(name: "Vault", dependencies: ["Diagnostics", "Seal", "Memory", "Federation", "GGUF", "LLM", "Tuning", "Tensor"], swiftSettings: swiftSettings),
         .target(name: "Transport", dependencies: ["CCurl", "Federation", "Seal"], swiftSettings: swiftSettings),
         .target(
             name: "FederatedClient",
             dependencies: ["Vault", "Transport", "Federation", "Seal", "LLM", "Memory", "Tensor", "Tokenizer", "Tuning"],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Personalization", dependencies: ["Vault", "LLM", "Memory", "Tuning", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
-        .target(name: "Evaluation", dependencies: ["Personalization", "Vault", "Transport", "Memory", "Seal", "LLM", "Tuning"], swiftSettings: swiftSettings),
+        .target(name: "Personalization", dependencies: ["Vault", "Randomness", "LLM", "Memory", "Tuning", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
+        .target(name: "Evaluation", dependencies: ["Diagnostics", "Randomness", "Personalization", "Vault", "Transport", "Memory", "Seal", "LLM", "Tuning"], swiftSettings: swiftSettings),
 
         // The coordinator: no LLM, Tuning or Memory here.
         .target(
             name: "CoordinatorCore",
-            dependencies: ["Federation", "Seal", "GGUF", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["Diagnostics", "Federation", "Seal", "GGUF", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
@@ -106,7 +110,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pbench",
-            dependencies: ["Personalization", "Transport", "LLM", "Tuning", "Tensor", "Memory", "Seal", "CoordinatorCore", "Federation",
+            dependencies: ["Personalization", "Transport", "LLM", "Tuning", "GGUF", "Tensor", "Memory", "Seal", "CoordinatorCore", "Federation", "Randomness",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
@@ -115,10 +119,12 @@ let package = Package(
         // Test support shared by the test targets (a tiny random llama GGUF); no product links it.
         .target(name: "TestModels", dependencies: ["GGUF", "QuantFormat", "LLM", "Tensor", "Tokenizer"], path: "Tests/TestModels", swiftSettings: swiftSettings),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels", "Randomness"], swiftSettings: swiftSettings),
         .testTarget(name: "QuantFormatTests", dependencies: ["QuantFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "QuantFormat"], swiftSettings: swiftSettings),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"], swiftSettings: swiftSettings),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "Randomness"], swiftSettings: swiftSettings),
+        .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"], swiftSettings: swiftSettings),
+        .testTarget(name: "RandomnessTests", dependencies: ["Randomness"], swiftSettings: swiftSettings),
         .testTarget(name: "SealTests", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ClientTests",
@@ -133,7 +139,7 @@ let package = Package(
                            .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal", "CKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal", "CKernels", "Randomness"], swiftSettings: swiftSettings),
         .testTarget(name: "TuningTests", dependencies: ["TestModels", "Tuning", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal", "CMask", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["TestModels", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),

@@ -1,9 +1,11 @@
+public import Diagnostics
+
 /// Every failure the coordinator reports. `code` is the stable machine-readable name that the HTTP
 /// layer puts in `APIErrorBody` (protocol/PROTOCOL.md §2.6 lists them with their statuses); the
 /// message says what went wrong and the remedy what the caller can do. Neither ever contains a
 /// key, a token, a share or update values.
-public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+public struct CoordinatorError: CodedError, Sendable {
+    public struct Code: ErrorCode, CustomStringConvertible {
         public let name: String
         /// The HTTP status the server answers with.
         public let status: Int
@@ -46,15 +48,17 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
-    public let remedy: String
-    public let cause: (any Error & Sendable)?
+    /// Never nil here: every coordinator error tells the caller what to do (`APIErrorBody.remedy`).
+    public let remedy: String?
+    public let cause: (any Error)?
 
-    public init(_ code: Code, _ message: String, remedy: String, cause: (any Error & Sendable)? = nil) {
+    public init(_ code: Code, _ message: String, remedy: String, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.remedy = remedy
         self.cause = cause
     }
 
-    public var description: String { "\(code.name): \(message) \(remedy)" }
+    /// The form the server's log and pcoord print (the remedy as a sentence, not in parentheses).
+    public var description: String { "\(code.name): \(message) \(remedy ?? "")" }
 }

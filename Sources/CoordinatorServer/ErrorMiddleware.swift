@@ -37,7 +37,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func map(_ error: any Error) -> (Int, APIErrorBody, [(FieldName, String)]) {
-        func body(_ e: CoordinatorError) -> APIErrorBody { APIErrorBody(code: e.code.name, message: e.message, remedy: e.remedy) }
+        func body(_ e: CoordinatorError) -> APIErrorBody { APIErrorBody(code: e.code.name, message: e.message, remedy: e.remedy ?? "") }
         switch error {
         case let e as HeaderedError:
             return (e.error.code.status, body(e.error), e.headers)

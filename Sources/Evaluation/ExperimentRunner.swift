@@ -44,11 +44,7 @@ public struct RunSettings: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let name = try c.decode(String.self, forKey: .task)
-        guard let task = LaMPTask(name: name) else {
-            throw DecodingError.dataCorruptedError(forKey: .task, in: c, debugDescription: "unknown LaMP task \(name)")
-        }
-        self.task = task
+        task = try c.decodeLaMPTask(forKey: .task)
         method = try c.decode(PersonalizationMethod.self, forKey: .method)
         k = try c.decode(Int.self, forKey: .k)
         constrained = try c.decode(Bool.self, forKey: .constrained)

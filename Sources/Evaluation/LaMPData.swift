@@ -62,11 +62,7 @@ public struct LaMPOutputs: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let name = try c.decode(String.self, forKey: .task)
-        guard let task = LaMPTask(name: name) else {
-            throw DecodingError.dataCorruptedError(forKey: .task, in: c, debugDescription: "unknown LaMP task \(name)")
-        }
-        self.task = task
+        task = try c.decodeLaMPTask(forKey: .task)
         golds = try c.decode([LaMPGold].self, forKey: .golds)
     }
 

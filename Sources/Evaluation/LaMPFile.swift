@@ -166,7 +166,7 @@ public enum LaMPFile {
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw EvaluationError(.io, "cannot read \(path): \(error.localizedDescription); check the path")
+            throw EvaluationError(.io, "cannot read \(path): \(error.localizedDescription)", remedy: "check the path")
         }
     }
 

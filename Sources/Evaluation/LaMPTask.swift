@@ -267,3 +267,14 @@ public enum LaMPTask: Int, Sendable, CaseIterable, Codable, CustomStringConverti
         return words.prefix(maxWords).joined(separator: " ")
     }
 }
+
+extension KeyedDecodingContainer {
+    /// A task written by its name (`fileName`, or any name `LaMPTask(name:)` knows) under `key`.
+    func decodeLaMPTask(forKey key: Key) throws -> LaMPTask {
+        let name = try decode(String.self, forKey: key)
+        guard let task = LaMPTask(name: name) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "unknown LaMP task \(name)")
+        }
+        return task
+    }
+}

@@ -1,27 +1,19 @@
-/// A small seeded generator (SplitMix64) with its own uniform draw and shuffle, so synthetic data
-/// depends only on the seed — not on the standard library's sampling algorithms, which may change.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+import Randomness
 
-    public init(seed: UInt64) { state = seed }
+/// A SplitMix64 stream with its own uniform draw and shuffle, so synthetic data depends only on
+/// the seed — not on the standard library's sampling algorithms, which may change.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var base: SplitMix64
+
+    public init(seed: UInt64) { base = SplitMix64(seed: seed) }
 
     /// An independent stream for one part of the data (a user), so adding users leaves the
     /// existing ones unchanged.
     public init(seed: UInt64, stream: UInt64) {
-        state = Self.mix(seed &+ Self.mix(stream &+ 0x9E37_79B9_7F4A_7C15))
+        base = SplitMix64(seed: SplitMix64.mix(seed &+ SplitMix64.mix(stream &+ SplitMix64.increment)))
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return Self.mix(state)
-    }
-
-    static func mix(_ value: UInt64) -> UInt64 {
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { base.next() }
 
     /// Uniform in 0..<n (rejection sampling, no modulo bias).
     public mutating func below(_ n: Int) -> Int {

@@ -1,7 +1,9 @@
+public import Diagnostics
+
 /// Every failure in `Federation`. The message says what went wrong and what to do about it; it never
 /// contains a key, a share, a seed or an update value.
-public struct FederationError: Error, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+public struct FederationError: CodedError, Sendable {
+    public struct Code: ErrorCode, CustomStringConvertible {
         public let name: String
         private init(_ name: String) { self.name = name }
         public var description: String { name }
@@ -38,11 +40,15 @@ public struct FederationError: Error, Sendable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
+    public let remedy: String?
+    public let cause: (any Error)?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, remedy: String? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.remedy = remedy
+        self.cause = cause
     }
 
-    public var description: String { "\(code): \(message)" }
+    public var description: String { "\(code): \(renderedDescription)" }
 }

@@ -1,9 +1,11 @@
+public import Diagnostics
+
 /// Why a GGUF file could not be read, or a key or tensor could not be used.
 ///
 /// The message says what is wrong and where (byte offset, key or tensor name); it never contains
 /// metadata values, which may be user content.
-public struct GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable, Equatable {
+public struct GGUFError: CodedError, Sendable, Equatable {
+    public enum Code: String, ErrorCode {
         /// The file could not be opened, sized or mapped.
         case io
         /// The file does not start with the "GGUF" magic.
@@ -43,19 +45,25 @@ public struct GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     /// The file, when the error is about one.
     public let path: String?
+    public let remedy: String?
+    public let cause: (any Error)?
 
-    public init(_ code: Code, _ message: String, path: String? = nil) {
+    public init(_ code: Code, _ message: String, path: String? = nil, remedy: String? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.path = path
+        self.remedy = remedy
+        self.cause = cause
     }
 
     public var description: String {
-        if let path { return "GGUF \(code.rawValue) in \(path): \(message)" }
-        return "GGUF \(code.rawValue): \(message)"
+        if let path { return "GGUF \(code.rawValue) in \(path): \(renderedDescription)" }
+        return "GGUF \(code.rawValue): \(renderedDescription)"
     }
 
     func at(path: String) -> GGUFError {
-        GGUFError(code, message, path: self.path ?? path)
+        GGUFError(code, message, path: self.path ?? path, remedy: remedy, cause: cause)
     }
+
+    public static func == (a: GGUFError, b: GGUFError) -> Bool { a.path == b.path && a.saysTheSame(as: b) }
 }

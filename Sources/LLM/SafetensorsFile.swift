@@ -11,11 +11,12 @@
 // The file is untrusted input: the header length, every shape, offset and byte count is checked
 // (overflow-checked arithmetic) before anything is read, and tensors may not overlap.
 
+public import Diagnostics
 import Foundation
 
 /// Why a safetensors file could not be read. Says which file and what to do; holds no tensor data.
-public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
-    public enum Code: String, Sendable {
+public struct SafetensorsError: CodedError, Sendable {
+    public enum Code: String, ErrorCode {
         /// The file cannot be opened or mapped.
         case unreadable
         /// The header or a tensor's extent is inconsistent with the file.
@@ -27,13 +28,17 @@ public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
     }
     public let code: Code
     public let message: String
+    public let remedy: String?
+    public let cause: (any Error)?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, remedy: String? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.remedy = remedy
+        self.cause = cause
     }
 
-    public var description: String { message }
+    public var description: String { renderedDescription }
 }
 
 /// A safetensors file, memory-mapped read-only for the life of this object.

@@ -1,4 +1,5 @@
 import Foundation
+import Randomness
 public import LLM
 import Tokenizer
 public import Memory
@@ -118,7 +119,7 @@ public final class PersonalTrainer {
         var chosen = fresh
         if previous != nil {
             // Replay as many earlier items as there are new ones (a seeded pick).
-            var rng = SeededPick(seed: options.seed ^ UInt64(items.count))
+            var rng = SplitMix64(seed: options.seed ^ UInt64(items.count))
             let earlier = items.filter { trained.contains($0.id) }.shuffled(using: &rng)
             chosen += earlier.prefix(fresh.count)
         }
@@ -174,18 +175,5 @@ public final class PersonalTrainer {
             prompt = builder.tokens(builder.messages(question: item.content.text, profile: nil, items: [], history: []))
         }
         return TrainingExample(prompt: prompt, target: target)
-    }
-}
-
-/// A seeded generator for the replay pick (SplitMix64).
-struct SeededPick: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -6,6 +6,8 @@
 // of a row in `bytesPerBlock` bytes. The block layouts are the `Block*` structs below (field order
 // and sizes as in ggml-common.h); `QuantTypeTests` checks their sizes against the table here.
 
+public import Diagnostics
+
 /// A ggml tensor element type. Raw values are the ggml type ids stored in GGUF tensor infos.
 public enum QuantType: UInt32, Sendable, CaseIterable {
     case f32 = 0
@@ -159,8 +161,8 @@ public enum QuantType: UInt32, Sendable, CaseIterable {
 }
 
 /// A failure to size, quantize or dequantize a buffer.
-public struct QuantError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: Sendable, Equatable {
+public struct QuantError: CodedError, Sendable, Equatable {
+    public enum Code: String, ErrorCode {
         /// The element count is negative, not a whole number of blocks, or overflows.
         case badCount
         /// The type has no dequantizer (or quantizer) here.
@@ -171,13 +173,19 @@ public struct QuantError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
+    public let remedy: String?
+    public let cause: (any Error)?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, remedy: String? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.remedy = remedy
+        self.cause = cause
     }
 
-    public var description: String { message }
+    public var description: String { renderedDescription }
+
+    public static func == (a: QuantError, b: QuantError) -> Bool { a.saysTheSame(as: b) }
 }
 
 // MARK: - Block layouts

@@ -37,7 +37,7 @@ public struct SHA256: Sendable {
     /// Hashes a file in 1 MiB chunks without holding it in memory.
     public static func hexOfFile(at url: URL) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            throw SealError(.io, "Cannot open \(url.path) to hash it.")
+            throw SealError(.io, "Cannot open \(url.path) to hash it.", remedy: "Check that the file exists and can be read.")
         }
         defer { try? handle.close() }
         var h = SHA256()

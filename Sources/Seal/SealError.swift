@@ -1,7 +1,9 @@
+public import Diagnostics
+
 /// Every failure in `Seal`. The message says what went wrong and what to do; it never contains a
 /// key, a passphrase or sealed content.
-public struct SealError: Error, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+public struct SealError: CodedError, Sendable {
+    public struct Code: ErrorCode, CustomStringConvertible {
         public let name: String
         private init(_ name: String) { self.name = name }
         public var description: String { name }
@@ -40,18 +42,17 @@ public struct SealError: Error, Sendable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
-    public let cause: (any Error & Sendable)?
+    public let remedy: String?
+    public let cause: (any Error)?
 
-    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+    public init(_ code: Code, _ message: String, remedy: String? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.remedy = remedy
         self.cause = cause
     }
 
-    public var description: String {
-        if let cause { return "\(code): \(message) (cause: \(cause))" }
-        return "\(code): \(message)"
-    }
+    public var description: String { "\(code): \(renderedDescription)" }
 }
 
 /// An errno from a failed system call, kept as the `cause` of an `.io` error.

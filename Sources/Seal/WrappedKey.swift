@@ -102,7 +102,7 @@ public struct WrappedKey: Codable, Sendable, Hashable {
     public func unwrap(passphrase: SecretBytes) throws -> DataKey {
         try validate()
         guard kdf == .argon2id13 else {
-            throw SealError(.wrongPassphrase, "This data key is wrapped with a key file, not a passphrase. Give the key file instead.")
+            throw SealError(.wrongPassphrase, "This data key is wrapped with a key file, not a passphrase.", remedy: "Give the key file instead.")
         }
         let kek = try Self.deriveKEK(passphrase: passphrase, salt: salt, limits: limits)
         return try open(kek: kek)
@@ -111,7 +111,7 @@ public struct WrappedKey: Codable, Sendable, Hashable {
     public func unwrap(keyFile: SecretBytes) throws -> DataKey {
         try validate()
         guard kdf == .keyfile else {
-            throw SealError(.wrongPassphrase, "This data key is wrapped with a passphrase, not a key file. Give the passphrase instead.")
+            throw SealError(.wrongPassphrase, "This data key is wrapped with a passphrase, not a key file.", remedy: "Give the passphrase instead.")
         }
         guard keyFile.count == KeyFile.byteCount else { throw KeyFile.wrongLengthError(keyFile.count) }
         return try open(kek: keyFile)
@@ -175,9 +175,11 @@ public struct WrappedKey: Codable, Sendable, Hashable {
             guard ok else {
                 switch kdf {
                 case .argon2id13:
-                    throw SealError(.wrongPassphrase, "The passphrase is wrong, or the wrapped key was altered. Check the passphrase and try again; if it is right, restore the wrapped key from a backup.")
+                    throw SealError(.wrongPassphrase, "The passphrase is wrong, or the wrapped key was altered.",
+                                    remedy: "Check the passphrase and try again; if it is right, restore the wrapped key from a backup.")
                 case .keyfile:
-                    throw SealError(.wrongPassphrase, "The key file does not match, or the wrapped key was altered. Check that this is the right key file; if it is, restore the wrapped key from a backup.")
+                    throw SealError(.wrongPassphrase, "The key file does not match, or the wrapped key was altered.",
+                                    remedy: "Check that this is the right key file; if it is, restore the wrapped key from a backup.")
                 }
             }
         }

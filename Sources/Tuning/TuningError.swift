@@ -1,7 +1,9 @@
+public import Diagnostics
+
 /// An error of training or of adapter files: what went wrong and what to do about it.
 /// Never holds user text or weights.
-public struct TuningError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Code: String, Sendable {
+public struct TuningError: CodedError, Sendable, Equatable {
+    public enum Code: String, ErrorCode {
         /// An argument is out of range (rank 0, an empty target list, a token outside the vocabulary).
         case badArgument
         /// An adapter does not fit the model it is used with (shapes, block count, names).
@@ -13,11 +15,17 @@ public struct TuningError: Error, CustomStringConvertible, Sendable, Equatable {
     }
     public let code: Code
     public let message: String
+    public let remedy: String?
+    public let cause: (any Error)?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, remedy: String? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.remedy = remedy
+        self.cause = cause
     }
 
-    public var description: String { message }
+    public var description: String { renderedDescription }
+
+    public static func == (a: TuningError, b: TuningError) -> Bool { a.saysTheSame(as: b) }
 }

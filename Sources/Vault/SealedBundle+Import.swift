@@ -45,7 +45,7 @@ extension SealedBundle {
         // No other process may have the home open while it is switched for the new one.
         let exclusive = wasInitialized ? try HomeLock(target, .exclusive) : nil
         defer { withExtendedLifetime(exclusive) {} }
-        let staging = ClientHome(path: target.path + ".importing-" + hex(SecureRandom.bytes(count: 6)))
+        let staging = ClientHome(path: target.path + ".importing-" + Hex.encode(SecureRandom.bytes(count: 6)))
         var report = BundleImportReport(items: 0)
         do {
             // Everything that opens the homes (their SQLite connections) is released before the

@@ -148,7 +148,7 @@ public enum SealedBundle {
         }
         let manifest = BundleManifest(
             format: Int(version), created: ISO8601DateFormatter().string(from: now), identity: home.identity.publicKeys,
-            entries: entries.map { .init(name: $0.0, bytes: $0.1.count, blake2b: hex(Blake2b.hash($0.1))) })
+            entries: entries.map { .init(name: $0.0, bytes: $0.1.count, blake2b: Hex.encode(Blake2b.hash($0.1))) })
         let manifestJSON = Array(try encoder.encode(manifest))
 
         let salt = Data(SecureRandom.bytes(count: PassphraseKey.saltBytes))
@@ -235,7 +235,7 @@ public enum SealedBundle {
         var sharedVector: (version: Int, bytes: [UInt8])?
         for entry in manifest.entries {
             let data = Array(try take(entry.bytes, "entry \(entry.name)"))
-            guard hex(Blake2b.hash(data)) == entry.blake2b else {
+            guard Hex.encode(Blake2b.hash(data)) == entry.blake2b else {
                 throw ClientError(.corrupt, "the bundle's entry \(entry.name) does not match its hash")
             }
             guard format >= 2 || [memoryEntry, identityEntry].contains(entry.name) else {
@@ -347,13 +347,5 @@ public enum SealedBundle {
         guard !tensors.isEmpty, tensors.count % 2 == 0, tensors.values.allSatisfy({ $0.values.allSatisfy(\.isFinite) }) else {
             throw ClientError(.corrupt, "the bundle's personal adapter weights are not pairs of finite LoRA matrices")
         }
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CoordinatorCore
 import Federation
 import Foundation
+import GGUF
 import Logging
 import Seal
 
@@ -374,17 +375,12 @@ func processCPUSeconds() -> Double {
 
 /// A GGUF v3 file with only the llama metadata the coordinator reads (one head, so k/v width = embedding).
 func writeMetadataGGUF(to path: String, blocks: UInt32, embedding: UInt32) throws {
-    var b = [UInt8]()
-    func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
-    func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
-    func str(_ s: String) { u64(UInt64(s.utf8.count)); b += Array(s.utf8) }
-    let ints: [(String, UInt32)] = [("llama.block_count", blocks), ("llama.embedding_length", embedding),
-                                    ("llama.attention.head_count", 1), ("llama.attention.head_count_kv", 1),
-                                    ("llama.feed_forward_length", 4 * embedding)]
-    b += Array("GGUF".utf8)
-    u32(3); u64(0); u64(UInt64(ints.count + 1))
-    str("general.architecture"); u32(8); str("llama")
-    for (k, v) in ints { str(k); u32(4); u32(v) }
-    while b.count % 32 != 0 { b.append(0) }
-    try Data(b).write(to: URL(fileURLWithPath: path))
+    var writer = GGUFWriter()
+    writer.set("general.architecture", "llama")
+    writer.set("llama.block_count", blocks)
+    writer.set("llama.embedding_length", embedding)
+    writer.set("llama.attention.head_count", UInt32(1))
+    writer.set("llama.attention.head_count_kv", UInt32(1))
+    writer.set("llama.feed_forward_length", 4 * embedding)
+    try writer.write(to: path)
 }

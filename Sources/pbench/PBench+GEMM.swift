@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Randomness
 import Tensor
 
 struct GEMMBench: ParsableCommand {
@@ -27,13 +28,13 @@ struct GEMMBench: ParsableCommand {
                      "OpenBLAS" as NSString, "f32-512" as NSString, "bf16" as NSString))
         for (name, out, inp, m) in shapes {
             let w = FloatBuffer(count: out * inp, zeroed: false)
-            var rng = GEMMBenchRNG(seed: 7)
-            for i in 0..<w.count { w[i] = rng.nextFloat() }
+            var rng = SplitMix64(seed: 7)
+            for i in 0..<w.count { w[i] = rng.nextFloat() * 2 - 1 }
             let packed = PackedBF16Weight(weight: w.pointer, outFeatures: out, inFeatures: inp)
             for forward in [true, false] {
                 let k = forward ? inp : out, n = forward ? out : inp
                 let a = FloatBuffer(count: m * k, zeroed: false), c = FloatBuffer(count: m * n)
-                for i in 0..<a.count { a[i] = rng.nextFloat() }
+                for i in 0..<a.count { a[i] = rng.nextFloat() * 2 - 1 }
                 let flops = 2.0 * Double(m * n * k)
                 let blas = measure(flops) {
                     BLAS.sgemm(transB: forward, m: m, n: n, k: k, a: a.pointer, lda: k, b: w.pointer, ldb: forward ? k : n,
@@ -62,18 +63,5 @@ struct GEMMBench: ParsableCommand {
             best = max(best, flops * Double(n) / Date().timeIntervalSince(start) / 1e9)
         }
         return best
-    }
-}
-
-private struct GEMMBenchRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func nextFloat() -> Float {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(z >> 40) / Float(1 << 24) * 2 - 1
     }
 }

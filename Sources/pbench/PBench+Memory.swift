@@ -3,6 +3,7 @@ import Foundation
 import LLM
 import Memory
 import Personalization
+import Randomness
 import Seal
 
 struct MemoryBench: ParsableCommand {
@@ -52,8 +53,8 @@ struct MemoryBench: ParsableCommand {
         let dimension: Int
         func embed(_ texts: [String]) throws -> [[Float]] {
             texts.map { t in
-                var rng = SplitMix(seed: UInt64(bitPattern: Int64(t.hashValue)))
-                var v = (0..<dimension).map { _ in Float(rng.unit() - 0.5) }
+                var rng = SplitMix64(seed: UInt64(bitPattern: Int64(t.hashValue)))
+                var v = (0..<dimension).map { _ in Float(rng.nextDouble() - 0.5) }
                 let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
                 for i in v.indices { v[i] /= n }
                 return v
@@ -103,9 +104,9 @@ struct MemoryBench: ParsableCommand {
     }
 
     func measureEncoder(_ encoder: SentenceEncoder) throws -> EncoderFigures {
-        var rng = SplitMix(seed: 3)
+        var rng = SplitMix64(seed: 3)
         let words = Self.vocabulary
-        let sentences = (0..<256).map { _ in (0..<14).map { _ in words[Int(rng.unit() * 120)] }.joined(separator: " ") }
+        let sentences = (0..<256).map { _ in (0..<14).map { _ in words[Int(rng.nextDouble() * 120)] }.joined(separator: " ") }
         _ = try encoder.embed(Array(sentences.prefix(8)))
         var t = Date()
         let c0 = Self.processCPUSeconds()
@@ -136,12 +137,12 @@ struct MemoryBench: ParsableCommand {
         let path = dir.appendingPathComponent("memory.sqlite").path
         let key = DataKey.generate()
         let store = try MemoryStore(path: path, key: key)
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let words = Self.vocabulary
         func sentence(_ length: Int) -> String {
             (0..<length).map { _ in
                 // Zipf-ish: squaring a uniform favours low indices (common words).
-                let u = rng.unit()
+                let u = rng.nextDouble()
                 return words[min(words.count - 1, Int(u * u * Double(words.count)))]
             }.joined(separator: " ")
         }
@@ -226,18 +227,4 @@ struct MemoryBench: ParsableCommand {
         let rare = (0..<3000).map { "term\($0)" }
         return base + rare
     }()
-}
-
-/// A small seeded generator for benchmark data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }

@@ -37,7 +37,7 @@ extension PClient {
                     printWarnings(answer.explanation)
                     if explain { printExplanation(answer.explanation) }
                 } catch let e as ClientError {
-                    FileHandle.standardError.write(Data("Error: \(e.message)\n".utf8))
+                    FileHandle.standardError.write(Data("Error: \(e)\n".utf8))
                 }
             }
         }

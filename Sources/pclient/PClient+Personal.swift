@@ -22,18 +22,7 @@ extension PClient {
         @OptionGroup var homeOptions: HomeOptions
         @Option(help: "The GGUF model file (default: $PCLIENT_MODEL, then the cache).")
         var model: String?
-        @Option(help: "LoRA rank.")
-        var rank: Int = 8
-        @Option(help: "LoRA alpha (the update is scaled by alpha / rank).")
-        var alpha: Float = 16
-        @Option(help: "Layers to adapt, comma-separated from q,k,v,o,gate,up,down, or \"all\".")
-        var targets: String = "all"
-        @Option(help: "Passes over the examples.")
-        var epochs: Int = 5
-        @Option(help: "Peak learning rate (linear decay after a 10% warm-up).")
-        var lr: Float = 1e-3
-        @Option(name: .customLong("max-seq"), help: "Longest training sequence in tokens.")
-        var maxSeq: Int = 256
+        @OptionGroup var lora: LoRAOptions<Self>
         @Option(name: .customLong("rag-k"), help: "Similar memories put in each training prompt (OPPU+RAG); use the same --k when asking.")
         var ragK: Int = 0
         @Flag(help: "Retrain from scratch on all of long-term memory.")
@@ -44,10 +33,7 @@ extension PClient {
         var threads: Int = 2
 
         func validate() throws {
-            guard rank >= 1, rank <= 256 else { throw ValidationError("Please give a --rank between 1 and 256.") }
-            guard epochs >= 1, lr > 0, maxSeq >= 16 else { throw ValidationError("Please give --epochs ≥ 1, --lr > 0 and --max-seq ≥ 16.") }
             guard ragK >= 0 else { throw ValidationError("Please give a --rag-k of 0 or more.") }
-            _ = try LoRATarget.list(targets)
         }
 
         func run() throws {
@@ -58,12 +44,12 @@ extension PClient {
             BLAS.setThreads(threads)
             let generator = try builder.loadGenerator()
             var options = PersonalTrainingOptions()
-            options.rank = rank
-            options.alpha = alpha
-            options.targets = try LoRATarget.list(targets)
-            options.epochs = epochs
-            options.learningRate = lr
-            options.maxSequenceLength = maxSeq
+            options.rank = lora.rank
+            options.alpha = lora.alpha
+            options.targets = try lora.targetList()
+            options.epochs = lora.epochs
+            options.learningRate = lora.lr
+            options.maxSequenceLength = lora.maxSeq
             options.ragK = ragK
             options.full = full
             options.seed = seed
@@ -132,4 +118,11 @@ extension PClient.AdapterCommand {
             print("Wrote \(out) (plaintext: keep it safe, or delete it when done).")
         }
     }
+}
+
+extension PClient.Train: LoRATrainingDefaults {
+    static let maxSeq = 256
+    static let minimumMaxSeq = 16
+    static let maxSeqHelp = "Longest training sequence in tokens."
+    static let epochsHelp = "Passes over the examples."
 }

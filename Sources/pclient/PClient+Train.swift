@@ -18,18 +18,7 @@ extension PClient {
         var data: String
         @Option(help: "Folder to write adapter_model.safetensors and adapter_config.json to.")
         var out: String
-        @Option(help: "LoRA rank.")
-        var rank: Int = 8
-        @Option(help: "LoRA alpha (the update is scaled by alpha / rank).")
-        var alpha: Float = 16
-        @Option(help: "Layers to adapt, comma-separated from q,k,v,o,gate,up,down, or \"all\".")
-        var targets: String = "all"
-        @Option(help: "Passes over the data.")
-        var epochs: Int = 5
-        @Option(help: "Peak learning rate (linear decay after a 10% warm-up).")
-        var lr: Float = 1e-3
-        @Option(name: .customLong("max-seq"), help: "Longest training sequence in tokens (longer examples are cut).")
-        var maxSeq: Int = 512
+        @OptionGroup var lora: LoRAOptions<Self>
         @Option(help: "Random seed (initialisation, order, dropout).")
         var seed: UInt64 = 0
         @Option(help: "Threads for the matrix products.")
@@ -48,11 +37,8 @@ extension PClient {
         var patience: Int?
 
         func validate() throws {
-            guard rank >= 1, rank <= 256 else { throw ValidationError("Please give a --rank between 1 and 256.") }
-            guard epochs >= 1, lr > 0, maxSeq >= 8 else { throw ValidationError("Please give --epochs ≥ 1, --lr > 0 and --max-seq ≥ 8.") }
             guard saveEvery >= 0, heldOut >= 0, heldOut <= 0.5 else { throw ValidationError("Please give --save-every ≥ 0 and --held-out between 0 and 0.5.") }
             guard patience == nil || (heldOut > 0 && patience! >= 1) else { throw ValidationError("--patience needs --held-out and must be ≥ 1.") }
-            _ = try LoRATarget.list(targets)
         }
 
         func run() throws {
@@ -74,27 +60,27 @@ extension PClient {
             }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
-            let adapter = try LoRAAdapter(config: LoRAConfig(rank: rank, alpha: alpha, targets: try LoRATarget.list(targets)),
+            let adapter = try LoRAAdapter(config: LoRAConfig(rank: lora.rank, alpha: lora.alpha, targets: try lora.targetList()),
                                           model: llama.config, seed: seed)
             var config = TrainerConfiguration()
-            config.epochs = epochs
-            config.learningRate = lr
+            config.epochs = lora.epochs
+            config.learningRate = lora.lr
             config.seed = seed
-            config.maxSequenceLength = maxSeq
+            config.maxSequenceLength = lora.maxSeq
             config.checkpointing = checkpointing
             config.earlyStoppingPatience = patience
             if saveEvery > 0 {
                 config.checkpoint = CheckpointPolicy(store: FileCheckpointStore(path: out + "/.training-state.safetensors"), everySteps: saveEvery)
             }
             let stepsPerEpoch = examples.count
-            config.warmupSteps = max(1, stepsPerEpoch * epochs / 10)
+            config.warmupSteps = max(1, stepsPerEpoch * lora.epochs / 10)
             guard let gemmPrecision = GEMMPrecision(rawValue: precision) else {
                 throw ValidationError("--precision must be bf16 or f32, not \(precision)")
             }
             let trainingModel = try TrainingModel(model: llama, adapters: [adapter], checkpointing: checkpointing)
             trainingModel.precision = gemmPrecision
             let trainer = try Trainer(model: trainingModel, configuration: config)
-            let progress = Progress(total: stepsPerEpoch * epochs)
+            let progress = Progress(total: stepsPerEpoch * lora.epochs)
             let reports = try trainer.train(examples, heldOut: heldOutExamples) { progress.show($0) }
             for r in reports { if let h = r.heldOutLoss { print(String(format: "epoch %d: held-out loss %.4f", r.epoch + 1, h)) } }
             progress.finish()
@@ -158,4 +144,11 @@ final class Progress {
     func finish() {
         if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
     }
+}
+
+extension PClient.TrainAdapter: LoRATrainingDefaults {
+    static let maxSeq = 512
+    static let minimumMaxSeq = 8
+    static let maxSeqHelp = "Longest training sequence in tokens (longer examples are cut)."
+    static let epochsHelp = "Passes over the data."
 }

@@ -30,7 +30,7 @@ struct DirectoryOption: ParsableArguments {
 /// Prints a coordinator error as "what happened" and "what to do", then exits non-zero.
 func reporting<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch let e as CoordinatorError {
-        FileHandle.standardError.write(Data("pcoord: \(e.message)\n  \(e.remedy)\n".utf8))
+        FileHandle.standardError.write(Data("pcoord: \(e.message)\n  \(e.remedy ?? "")\n".utf8))
         throw ExitCode(2)
     } catch let e as FederationError {
         FileHandle.standardError.write(Data("pcoord: \(e.message)\n".utf8))

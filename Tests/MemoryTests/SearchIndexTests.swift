@@ -1,29 +1,19 @@
 import CKernels
 import Foundation
 @testable import Memory
+import Randomness
 import Seal
 import Testing
 
-/// A small seeded generator (SplitMix64).
-struct SeededRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-
+extension SplitMix64 {
     /// A word from a Zipf-like vocabulary: common words are common, as in real notes.
     mutating func word() -> String {
-        let u = unit()
+        let u = nextDouble()
         return "w\(Int(u * u * 600))"
     }
 
     mutating func unitVector(_ d: Int) -> [Float] {
-        let v = (0..<d).map { _ in Float(unit() - 0.5) }
+        let v = (0..<d).map { _ in Float(nextDouble() - 0.5) }
         let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return v.map { $0 / n }
     }
@@ -35,10 +25,10 @@ struct SearchIndexTests {
     @Test func inMemoryBM25MatchesFTS5() throws {
         let f = try StoreFixture(); defer { f.remove() }
         let store = try f.open()
-        var rng = SeededRandom(state: 11)
+        var rng = SplitMix64(seed: 11)
         var items: [NewItem] = []
         for i in 0..<1500 {
-            let length = 3 + Int(rng.unit() * 25)
+            let length = 3 + Int(rng.nextDouble() * 25)
             items.append(note((0..<length).map { _ in rng.word() }.joined(separator: " ") + " n\(i)"))
         }
         let ids = try store.add(items)
@@ -98,7 +88,7 @@ struct SearchIndexTests {
     /// The 8-bit scan plus exact re-ranking returns exactly what an exhaustive f32 search does.
     @Test func denseNearestMatchesExhaustiveSearch() {
         let d = 384
-        var rng = SeededRandom(state: 5)
+        var rng = SplitMix64(seed: 5)
         let index = DenseIndex(dimension: d)
         var rows: [(Int64, [Float])] = []
         for i in 0..<3000 { rows.append((Int64(i + 1), rng.unitVector(d))) }
@@ -132,13 +122,13 @@ struct SearchIndexTests {
     /// the integer dot products scaled (extreme bytes included).
     @Test func vectorKernelsAgree() {
         defer { _ = pk_vsearch_set_isa("auto") }
-        var rng = SeededRandom(state: 9)
+        var rng = SplitMix64(seed: 9)
         for dim in [1, 31, 63, 64, 65, 100, 384, 385] {
             let rows = 37
             var u = (0..<(rows * dim)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             var q = (0..<dim).map { _ in Int8(truncatingIfNeeded: rng.next()) }
             u[0] = 0; u[1 % u.count] = 255; q[0] = -128
-            let scales = (0..<rows).map { _ in Float(rng.unit()) }
+            let scales = (0..<rows).map { _ in Float(rng.nextDouble()) }
             func run(_ isa: String) -> [Float]? {
                 guard pk_vsearch_set_isa(isa) == 0 else { return nil }
                 var out = [Float](repeating: .nan, count: rows)

@@ -1,4 +1,5 @@
 import CKernels
+import Randomness
 import Testing
 
 @testable import Tensor
@@ -28,7 +29,7 @@ struct KernelTests {
     func f32ActivationsMatchDoubleReference(threads: Int) throws {
         let pool = WorkerPool(threads: threads)
         #expect(pool.threads == threads)
-        var rng = KernelTestRNG(seed: 42)
+        var rng = SplitMix64(seed: 42)
         for wtype in Self.types {
             for T in [1, 3, 17] {
                 for (rows, cols) in [(1, 32), (37, 96), (67, 160)] {
@@ -43,7 +44,7 @@ struct KernelTests {
     @Test(arguments: [1, 2])
     func q8ActivationsStayWithinQuantizationBound(threads: Int) throws {
         let pool = WorkerPool(threads: threads)
-        var rng = KernelTestRNG(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for wtype in Self.types {
             for T in [1, 3, 17] {
                 for (rows, cols) in [(1, 32), (37, 96), (67, 160)] {
@@ -58,7 +59,7 @@ struct KernelTests {
     @Test(arguments: [1, 2])
     func q16ActivationsStayWithinQuantizationBound(threads: Int) throws {
         let pool = WorkerPool(threads: threads)
-        var rng = KernelTestRNG(seed: 16)
+        var rng = SplitMix64(seed: 16)
         for isa in Self.isas {
             #expect(pk_set_isa(isa) == 0)
             defer { _ = pk_set_isa("auto") }
@@ -77,7 +78,7 @@ struct KernelTests {
     /// Activations with a huge range inside a block (and all-zero blocks) stay within the 16-bit bound.
     @Test func q16HandlesExtremeBlocks() throws {
         let pool = WorkerPool(threads: 2)
-        var rng = KernelTestRNG(seed: 5)
+        var rng = SplitMix64(seed: 5)
         for isa in Self.isas {
             #expect(pk_set_isa(isa) == 0)
             defer { _ = pk_set_isa("auto") }
@@ -96,7 +97,7 @@ struct KernelTests {
     @Test func everyISAGivesTheSameResults() throws {
         defer { _ = pk_set_isa("auto") }
         let pool = WorkerPool(threads: 2)
-        var rng = KernelTestRNG(seed: 2024)
+        var rng = SplitMix64(seed: 2024)
         for wtype in Self.types {
             for act in [ActivationPrecision.f32, .int8, .int16] {
                 for T in [1, 2, 3, 17] {
@@ -123,7 +124,7 @@ struct KernelTests {
     @Test func largeShapesUseTheBlockedPathCorrectly() throws {
         // Enough rows and tokens for many chunks and micro-tile edges on both threads.
         let pool = WorkerPool(threads: 2)
-        var rng = KernelTestRNG(seed: 99)
+        var rng = SplitMix64(seed: 99)
         for wtype: UInt32 in [3, 8] {
             let problem = KernelProblem(wtype: wtype, rows: 389, cols: 576, T: 33, rng: &rng)
             for act in [ActivationPrecision.f32, .int8, .int16] {
@@ -141,7 +142,7 @@ struct KernelTests {
     @Test(arguments: [1, 2])
     func batchEqualsSeparateRuns(threads: Int) throws {
         let pool = WorkerPool(threads: threads)
-        var rng = KernelTestRNG(seed: 31)
+        var rng = SplitMix64(seed: 31)
         for act in [ActivationPrecision.f32, .int8, .int16] {
             for T in [1, 3] {
                 // q, k, v: one x, three shapes; plus an unrelated product with its own x.
@@ -257,7 +258,7 @@ struct KernelProblem {
     let absSum: [Double]
     let q8Bound: [Double]
 
-    init(wtype: UInt32, rows: Int, cols: Int, T: Int, rng: inout KernelTestRNG) {
+    init(wtype: UInt32, rows: Int, cols: Int, T: Int, rng: inout SplitMix64) {
         let w = Self.randomWeights(wtype: wtype, count: rows * cols, rng: &rng)
         let x = (0..<(T * cols)).map { _ in rng.nextFloat() * 2 - 1 }
         self.init(wtype: wtype, rows: rows, cols: cols, T: T, w: w, x: x)
@@ -325,7 +326,7 @@ struct KernelProblem {
         #expect(worst <= 1, "\(label): error is \(worst) × tolerance", sourceLocation: sourceLocation)
     }
 
-    static func randomWeights(wtype: UInt32, count: Int, rng: inout KernelTestRNG) -> [UInt8] {
+    static func randomWeights(wtype: UInt32, count: Int, rng: inout SplitMix64) -> [UInt8] {
         var bytes: [UInt8] = []
         func f16(_ v: Float) { append16(Float16(v).bitPattern) }
         func append16(_ v: UInt16) { bytes += [UInt8(v & 0xff), UInt8(v >> 8)] }
@@ -380,15 +381,3 @@ struct KernelProblem {
     }
 }
 
-struct KernelTestRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
-}

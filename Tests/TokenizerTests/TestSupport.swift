@@ -1,18 +1,6 @@
 import Foundation
+import Randomness
 import Tokenizer
-
-/// SplitMix64: a seeded generator so random tests are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 enum RandomText {
     /// Mixed scripts, digits, whitespace of every kind, combining marks, emoji sequences (ZWJ,
@@ -24,7 +12,7 @@ enum RandomText {
         "١٢٣٤٥½²³ⅣⅫ", "👍🏽🇫🇷😀👨‍👩‍👧🎉", "\u{0}\u{1}\u{7}\u{1B}\u{7F}\u{9F}", "ǅǈʰʲˠ", "\u{1D400}\u{1D7CE}\u{E000}\u{F0000}\u{FFFD}\u{10FFFD}",
     ].map { Array($0.unicodeScalars) }
 
-    static func make(length: Int, using rng: inout SeededGenerator) -> String {
+    static func make(length: Int, using rng: inout SplitMix64) -> String {
         var scalars = String.UnicodeScalarView()
         while scalars.count < length {
             let pool = pools.randomElement(using: &rng)!
@@ -34,7 +22,7 @@ enum RandomText {
     }
 
     /// English-like prose: common words, capitals, punctuation, numbers and line breaks.
-    static func prose(bytes: Int, using rng: inout SeededGenerator) -> String {
+    static func prose(bytes: Int, using rng: inout SplitMix64) -> String {
         let words = """
         the of and to in is that it for was on are as with his they at be this from have or by one had not but what \
         all were when we there can an your which their said if do will each about how up out them then she many some \

@@ -1,3 +1,4 @@
+import Randomness
 import Testing
 import Tokenizer
 
@@ -85,7 +86,7 @@ import Tokenizer
     }
 
     @Test func randomTextRoundTripsExactly() {
-        var rng = SeededGenerator(seed: 1)
+        var rng = SplitMix64(seed: 1)
         for _ in 0..<300 {
             let text = RandomText.make(length: Int.random(in: 1...80, using: &rng), using: &rng)
             // compare bytes: String == is canonical equivalence and would hide a lost combining mark
@@ -95,7 +96,7 @@ import Tokenizer
     }
 
     @Test func everyPreTokenizerRoundTrips() throws {
-        var rng = SeededGenerator(seed: 2)
+        var rng = SplitMix64(seed: 2)
         for pre in ["smollm", "gpt2", "llama3", "default", "starcoder"] {
             let tokenizer = try TinyVocabulary.tokenizer(pre: pre)
             for _ in 0..<100 {

@@ -1,9 +1,10 @@
-/// Lower-case hexadecimal, used by test vectors and canonical descriptions.
+/// Lower-case hexadecimal: digests in URLs and manifests, blind-index tokens, client ids, test vectors.
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var out = [UInt8]()
+        out.reserveCapacity(bytes.underestimatedCount * 2)
         for b in bytes {
             out.append(digits[Int(b >> 4)])
             out.append(digits[Int(b & 0x0f)])
@@ -11,17 +12,18 @@ public enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 
-    public static func decode(_ string: String) throws -> [UInt8] {
+    /// Upper- or lower-case digits, an even number of them.
+    public static func decode(_ string: String) throws(SealError) -> [UInt8] {
         let chars = Array(string.utf8)
         guard chars.count % 2 == 0 else {
-            throw FederationError(.invalidArgument, "A hex string has an odd number of digits (\(chars.count)).")
+            throw SealError(.invalidArgument, "A hex string has an odd number of digits (\(chars.count)).")
         }
-        func value(_ c: UInt8) throws -> UInt8 {
+        func value(_ c: UInt8) throws(SealError) -> UInt8 {
             switch c {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
             case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
             case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-            default: throw FederationError(.invalidArgument, "A hex string contains a non-hex character.")
+            default: throw SealError(.invalidArgument, "A hex string contains a non-hex character.")
             }
         }
         var out = [UInt8]()

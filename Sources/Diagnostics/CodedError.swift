@@ -1,0 +1,43 @@
+/// The one error shape of every module: a stable code to match on, a message that says what went
+/// wrong, what to do about it when there is something to do, and the error that led to it.
+/// Neither the message nor the remedy ever holds user content or keys.
+public protocol CodedError: Error, CustomStringConvertible {
+    associatedtype Code: ErrorCode
+    /// Stable across releases: logs, metrics, the wire and tests match on it, never on the message.
+    var code: Code { get }
+    var message: String { get }
+    var remedy: String? { get }
+    var cause: (any Error)? { get }
+}
+
+/// A module's list of error codes; `name` is what is written where a string is needed.
+public protocol ErrorCode: Hashable, Sendable {
+    var name: String { get }
+}
+
+extension ErrorCode where Self: RawRepresentable, RawValue == String {
+    public var name: String { rawValue }
+}
+
+extension CodedError {
+    /// "message (remedy) [cause]", leaving out what is nil: with neither, the message alone.
+    public var description: String { renderedDescription }
+
+    /// The cause is left out too when the message already quotes it ("cannot be read: \(error)").
+    public var renderedDescription: String {
+        var text = message
+        if let remedy { text += " (\(remedy))" }
+        if let cause {
+            let said = "\(cause)"
+            if !message.contains(said) { text += " [\(said)]" }
+        }
+        return text
+    }
+
+    /// Code, message, remedy and the cause's description are the same: what `==` compares for an
+    /// Equatable error, since `cause` is not Equatable.
+    public func saysTheSame(as other: Self) -> Bool {
+        code == other.code && message == other.message && remedy == other.remedy
+            && cause.map { "\($0)" } == other.cause.map { "\($0)" }
+    }
+}

@@ -1,0 +1,260 @@
+import Foundation
+import GRDB
+import Seal
+
+// Search: BM25 over the blind tokens (in memory, or FTS5 itself) fused with dense cosine by
+// reciprocal rank, weighted by recency and importance; the in-memory indexes and when they reload.
+
+/// One result of a search, with the scores that ranked it.
+public struct SearchHit: Sendable, Equatable {
+    public var item: MemoryItem
+    /// Final score: reciprocal-rank fusion of the ranked lists, weighted by recency and importance.
+    public var score: Double
+    /// The raw BM25 value (lower is better, as SQLite returns it).
+    public var bm25: Double
+}
+
+extension MemoryStore {
+    // MARK: - In-memory indexes
+
+    /// Loads the in-memory search indexes if needed, and again after another connection changed
+    /// the file (`PRAGMA data_version` on the writer moved). The lexical index is built from the
+    /// second search of this store object on (unless `lexicalNow`): a one-shot command's single
+    /// search runs on FTS5 itself (the same scores) instead of paying for the load.
+    private func prepareSearchIndexes(lexicalNow: Bool = false) throws {
+        let version = try dataVersion()
+        if loadedVersion.replace(with: version) {
+            lexical.unload()
+            dense?.unload()
+        }
+        if !lexical.isLoaded && (loadedVersion.countSearch() > 1 || lexicalNow) { try loadLexicalIndex() }
+        try loadDenseIndex()
+    }
+
+    private func dataVersion() throws -> Int {
+        do {
+            return try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+        } catch {
+            throw MemoryError(.storage, "the memory store could not be read: \(error)", cause: error)
+        }
+    }
+
+    /// Reads every row's blind tokens from FTS5 into the lexical index.
+    private func loadLexicalIndex() throws {
+        try read { db in
+            try lexical.load { add in
+                let rows = try Row.fetchCursor(db, sql: "SELECT rowid, tokens FROM item_fts")
+                while let row = try rows.next() {
+                    let id: Int64 = row[0]
+                    try row.withUnsafeData(atIndex: 1) { data in
+                        guard let data else { return try add(id, UnsafeRawBufferPointer(start: nil, count: 0)) }
+                        try data.withUnsafeBytes { try add(id, $0) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decrypts every stored embedding into the dense index (once).
+    private func loadDenseIndex() throws {
+        guard let dense, !dense.isLoaded else { return }
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, version, embedding FROM item WHERE embedding IS NOT NULL")
+        }
+        var vectors: [(Int64, [Float])] = []
+        vectors.reserveCapacity(rows.count)
+        for row in rows {
+            let id: Int64 = row["id"]
+            let sealed: Data = row["embedding"]
+            guard let plain = try? sealer.open(sealed, associatedData: embeddingAD(id, row["version"])),
+                  let v = [Float](littleEndianBytes: plain) else {
+                throw MemoryError(.corrupt, "the embedding of memory item \(id) failed authentication: the file was altered or damaged",
+                                  remedy: MemoryError.restoreRemedy)
+            }
+            vectors.append((id, v))
+        }
+        dense.load(vectors)
+    }
+
+    /// Embeds the items stored without an embedding (before an encoder was available). Returns how many.
+    @discardableResult
+    public func embedMissing(batchSize: Int = 64) throws -> Int {
+        guard let embedder else { return 0 }
+        var done = 0
+        while true {
+            let rows = try read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM item WHERE embedding IS NULL ORDER BY id LIMIT ?", arguments: [batchSize])
+            }
+            if rows.isEmpty { return done }
+            let items = try rows.map(decode)
+            let vectors = try embedder.embed(items.map(\.content.searchableText))
+            try write { db in
+                for (i, row) in rows.enumerated() {
+                    let id: Int64 = row["id"]
+                    let sealed = Data(sealer.seal(vectors[i].littleEndianBytes, associatedData: embeddingAD(id, row["version"])))
+                    try db.execute(sql: "UPDATE item SET embedding = ? WHERE id = ?", arguments: [sealed, id])
+                }
+            }
+            for (i, item) in items.enumerated() { dense?.add(item.id, vectors[i]) }
+            done += rows.count
+        }
+    }
+
+    // MARK: - Search
+
+    /// Hybrid retrieval: BM25 over blind tokens and (with an embedder) cosine similarity of sentence
+    /// embeddings, fused by reciprocal rank and weighted by recency and importance. Returned items are
+    /// rehearsed (access count and time updated) unless `rehearse` is false.
+    public func search(_ query: String, limit: Int = 10, tiers: Set<Tier> = [.short, .long],
+                       rehearse: Bool = true) throws -> [SearchHit] {
+        guard limit > 0, !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
+        let terms = StopWords.filter(BlindIndex.terms(in: query))
+        try prepareSearchIndexes()
+        let tokens = try selectiveTokens(Array(Set(terms.map(index.token(for:)))))
+        let candidates = max(limit * 5, 50)
+
+        // The lexical list: BM25, best first (tier filter below, before fusion).
+        let lexicalHits = try bm25Ranking(tokens, limit: candidates * 2, inMemory: lexical.isLoaded)
+        var bm25: [Int64: Double] = [:]
+        for hit in lexicalHits { bm25[hit.id] = hit.rank }
+        // The dense list: nearest embeddings (any tier; filtered after fusion), best first.
+        var semantic: [Int64] = []
+        if let embedder, let dense {
+            if let q = try embedder.embed([query]).first {
+                semantic = dense.nearest(q, k: candidates).map(\.id)
+            }
+        }
+        guard !lexicalHits.isEmpty || !semantic.isEmpty else { return [] }
+
+        // Plaintext metadata of every candidate in one query: the tier filter, then ranking;
+        // only the items that make the cut are decrypted.
+        let idList = Set(lexicalHits.map(\.id) + semantic).map(String.init).joined(separator: ",")
+        // (The tier is tested here, not in SQL: given "tier IN (...)", SQLite walks the tier index,
+        // every item of those tiers, instead of looking up the candidates by id.)
+        let meta = try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, tier, lastAccess, importance FROM item WHERE id IN (\(idList))")
+        }
+        let tierNames = Set(tiers.map(\.rawValue))
+        var metadata: [Int64: (lastAccess: Double, importance: Double)] = [:]
+        for row in meta where tierNames.contains(row["tier"]) { metadata[row["id"]] = (row["lastAccess"], row["importance"]) }
+        let lexical = lexicalHits.map(\.id).filter { metadata[$0] != nil }
+        let fused = RankFusion.fuse(lists: [lexical, semantic])
+        let now = clock()
+        var ranked: [(id: Int64, score: Double)] = fused.compactMap { id, score in
+            guard let (lastAccess, importance) = metadata[id] else { return nil }
+            let ageDays = max(0, now.timeIntervalSince1970 - lastAccess) / 86400
+            let recency = pow(0.5, ageDays / schedule.recencyHalfLifeDays)
+            return (id, score * (1 + 0.25 * recency + 0.25 * importance))
+        }
+        ranked.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+        ranked = Array(ranked.prefix(limit))
+        guard !ranked.isEmpty else { return [] }
+        let topList = ranked.map { String($0.id) }.joined(separator: ",")
+        let rows = try read { db in try Row.fetchAll(db, sql: "SELECT * FROM item WHERE id IN (\(topList))") }
+        var items: [Int64: MemoryItem] = [:]
+        for row in rows {
+            let item = try decode(row)
+            items[item.id] = item
+        }
+        let hits = ranked.compactMap { r in items[r.id].map { SearchHit(item: $0, score: r.score, bm25: bm25[r.id] ?? 0) } }
+        if rehearse, !hits.isEmpty {
+            let t = now.timeIntervalSince1970
+            try write { db in
+                for h in hits {
+                    try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ? WHERE id = ?",
+                                   arguments: [t, h.item.id])
+                }
+            }
+        }
+        return hits
+    }
+
+    /// Drops query tokens found in more than `commonTermFraction` of the items, and in more than 500
+    /// (they barely move
+    /// BM25, whose IDF for them is near zero, and cost the most: their posting lists are the
+    /// longest), keeping at least the rarest one. Unknown tokens are dropped: they match nothing.
+    private func selectiveTokens(_ tokens: [String]) throws -> [String] {
+        guard tokens.count > 1 else { return tokens }
+        var total = 0
+        var frequencies: [String: Int] = [:]
+        if lexical.isLoaded {
+            total = lexical.rowCount
+            for t in tokens { frequencies[t] = lexical.documentFrequency(of: t) }
+        } else {
+            let placeholders = tokens.map { _ in "?" }.joined(separator: ",")
+            try read { db in
+                total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM item") ?? 0
+                for row in try Row.fetchAll(db, sql: "SELECT term, doc FROM item_fts_vocab WHERE term IN (\(placeholders))",
+                                            arguments: StatementArguments(tokens)) where (row["doc"] as Int) > 0 {
+                    frequencies[row["term"]] = row["doc"]
+                }
+            }
+        }
+        let known = tokens.filter { frequencies[$0] != nil }
+            .sorted { frequencies[$0]! < frequencies[$1]! || (frequencies[$0]! == frequencies[$1]! && $0 < $1) }
+        guard let rarest = known.first else { return [] }
+        // Small stores keep every term: only long posting lists are worth dropping.
+        let limit = max(500, Int(Double(total) * schedule.commonTermFraction))
+        let selective = known.filter { frequencies[$0]! <= limit }
+        return selective.isEmpty ? [rarest] : selective
+    }
+
+    /// BM25 over the blind tokens OR-ed, best first, as (id, FTS5 rank = −bm25): from the in-memory
+    /// index (`inMemory`, what search uses), or from FTS5's own `ORDER BY rank` (the reference the
+    /// tests compare it with).
+    func bm25Ranking(_ tokens: [String], limit: Int, inMemory: Bool = true) throws -> [(id: Int64, rank: Double)] {
+        guard !tokens.isEmpty, limit > 0 else { return [] }
+        if inMemory {
+            if !lexical.isLoaded { try prepareSearchIndexes(lexicalNow: true) }
+            return lexical.search(tokens, limit: limit)
+        }
+        let match = tokens.map { "\"\($0)\"" }.joined(separator: " OR ")
+        return try read { db in
+            try Row.fetchAll(db, sql: "SELECT rowid AS id, rank FROM item_fts WHERE item_fts MATCH ? ORDER BY rank LIMIT ?",
+                             arguments: [match, limit]).map { ($0["id"], $0["rank"]) }
+        }
+    }
+
+    /// The blind tokens search would use for `query` (stop words and near-universal terms dropped).
+    func searchTokens(_ query: String) throws -> [String] {
+        try prepareSearchIndexes(lexicalNow: true)
+        return try selectiveTokens(Array(Set(StopWords.filter(BlindIndex.terms(in: query)).map(index.token(for:)))))
+    }
+}
+
+
+/// Reciprocal-rank fusion (Cormack et al. 2009): score(d) = Σ_lists 1 / (k + rank_list(d)).
+/// Lists hold item ids, best first (BM25 and dense retrieval).
+public enum RankFusion {
+    public static func fuse<ID: Hashable>(lists: [[ID]], k: Double = 60) -> [ID: Double] {
+        var scores: [ID: Double] = [:]
+        for list in lists {
+            for (rank, item) in list.enumerated() { scores[item, default: 0] += 1 / (k + Double(rank + 1)) }
+        }
+        return scores
+    }
+}
+
+/// Under a lock: the data version the in-memory indexes were loaded at, and the searches so far.
+final class VersionMark: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int?
+
+    private var searches = 0
+
+    /// Counts a search; returns how many so far.
+    func countSearch() -> Int {
+        lock.withLock {
+            searches += 1
+            return searches
+        }
+    }
+
+    /// Records `version`; true if a different one was recorded before.
+    func replace(with version: Int) -> Bool {
+        lock.withLock {
+            defer { value = version }
+            return value != nil && value != version
+        }
+    }
+}
