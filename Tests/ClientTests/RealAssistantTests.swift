@@ -106,7 +106,25 @@ struct RealAssistantTests {
         choose.choices = ["Your cat is called Whiskers.", "Your cat is called Zorblat.", "Your cat is called Tom."]
         #expect(try assistant.ask("What is my cat's name?", options: choose).text == "Your cat is called Zorblat.")
 
+        // One loaded model answers two questions at once, one with the personal adapter and one
+        // without, each exactly as it answers alone.
+        let both = [oppu, plain]
+        let answers = Answers()
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            answers.set(i, Result { try assistant.ask("What is my cat's name?", options: both[i], in: Conversation()).text })
+        }
+        #expect(try answers.get(0) == personal.text)
+        #expect(try answers.get(1) == base)
+
         // Nothing new in long-term memory: the next training does nothing.
         #expect(try PersonalTrainer(home: home, generator: generator, baseModelSHA256: "smollm2-test").train(options).outcome == .upToDate)
     }
+}
+
+/// Two answers written from two threads.
+private final class Answers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Int: Result<String, any Error>] = [:]
+    func set(_ i: Int, _ r: Result<String, any Error>) { lock.withLock { results[i] = r } }
+    func get(_ i: Int) throws -> String? { try lock.withLock { results[i] }?.get() }
 }
