@@ -152,6 +152,6 @@ extension LoRAAdapter {
             bytes += UnsafeBufferPointer(start: m.a.pointer, count: m.a.count).withMemoryRebound(to: UInt8.self) { Array($0) }
             bytes += UnsafeBufferPointer(start: m.b.pointer, count: m.b.count).withMemoryRebound(to: UInt8.self) { Array($0) }
         }
-        return Blake2b.hash(bytes, outputByteCount: 16).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(Blake2b.hash(bytes, outputByteCount: 16))
     }
 }

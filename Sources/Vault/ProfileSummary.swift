@@ -34,7 +34,7 @@ public struct ProfileStore: Sendable {
     /// The watermark of long-term memory holding exactly these item ids.
     public static func watermark(ids: [Int64]) -> String {
         let ids = ids.sorted().map(String.init).joined(separator: ",")
-        return Blake2b.hash(Array(ids.utf8), outputByteCount: 16).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(Blake2b.hash(Array(ids.utf8), outputByteCount: 16))
     }
 
     /// The cached summary, whatever memory it was written from; nil when there is none.
