@@ -41,3 +41,25 @@ extension CodedError {
             && cause.map { "\($0)" } == other.cause.map { "\($0)" }
     }
 }
+
+/// The error of a module whose failures need nothing beyond the one shape: `LLMError`, `MemoryError`,
+/// `ClientError`, … are this struct over their own list of codes, so every one of them is built,
+/// printed and compared the same way.
+public struct ModuleError<C: ErrorCode>: CodedError, Sendable, Equatable {
+    public typealias Code = C
+    public let code: Code
+    public let message: String
+    public let remedy: String?
+    public let cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, remedy: String? = nil, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.remedy = remedy
+        self.cause = cause
+    }
+
+    public var description: String { renderedDescription }
+
+    public static func == (a: Self, b: Self) -> Bool { a.saysTheSame(as: b) }
+}

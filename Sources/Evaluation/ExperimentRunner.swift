@@ -1,3 +1,4 @@
+import Diagnostics
 public import Foundation
 
 /// The personalisation methods compared (see docs/personalization.md).

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 /// One named figure of a report: `accuracy`, `f1`, `mae`, `rmse`, `rouge-1`, `rouge-L`.

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 /// LaMP-format synthetic users whose golds follow their own history, so that only personalisation

@@ -1,3 +1,4 @@
+import Diagnostics
 public import Federation
 import Foundation
 public import LLM

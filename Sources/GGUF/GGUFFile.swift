@@ -24,6 +24,8 @@
 //  8. the data section: each tensor's blocks at its offset, `type.byteCount(elements:)` bytes,
 //     within the file and overlapping no other tensor.
 
+import Diagnostics
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,6 +1,7 @@
 // Builds GGUF v3 files (the layout is listed in GGUFFile.swift): for tests and tools that need a
 // small model, and for anything that exports tensors llama.cpp can read.
 
+import Diagnostics
 import Foundation
 public import QuantFormat
 

@@ -1,3 +1,4 @@
+import Diagnostics
 public import Tensor
 
 /// Low-rank updates of some of a model's linear maps, applied by a forward pass on top of the frozen

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 /// The hyper-parameters of a BERT encoder, from a Hugging Face `config.json`

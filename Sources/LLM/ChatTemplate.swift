@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 /// One turn of a conversation.

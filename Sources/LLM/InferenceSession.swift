@@ -1,3 +1,4 @@
+import Diagnostics
 import QuantFormat
 public import Tensor
 

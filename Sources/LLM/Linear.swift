@@ -1,3 +1,4 @@
+import Diagnostics
 public import QuantFormat
 public import Tensor
 import GGUF

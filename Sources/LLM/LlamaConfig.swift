@@ -1,3 +1,4 @@
+import Diagnostics
 public import GGUF
 
 /// Hyper-parameters of a llama-architecture model, read from GGUF metadata (`{arch}.*` keys).

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 public import GGUF
 public import Tokenizer

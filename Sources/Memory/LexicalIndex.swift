@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 /// A blind token (32 lower-case hex characters, see `BlindIndex`) as its 16 bytes.

@@ -1,3 +1,4 @@
+import Diagnostics
 public import Foundation
 
 /// Turns files a user already has into memory items: LaMP questions files (the `profile` of each

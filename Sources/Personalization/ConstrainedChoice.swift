@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 public import LLM
+import Diagnostics
 import Tokenizer
 import Vault
 

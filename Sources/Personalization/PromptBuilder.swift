@@ -1,3 +1,4 @@
+import Diagnostics
 public import LLM
 import Tokenizer
 public import Memory

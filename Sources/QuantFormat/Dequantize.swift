@@ -3,6 +3,8 @@
 // Block layouts are in QuantType.swift. All reads are unaligned little-endian loads from raw memory,
 // since blocks in a GGUF file sit at any 2-byte (or 1-byte) offset.
 
+public import Diagnostics
+
 /// Half-precision and bfloat16 conversions, bit-exact and independent of the CPU's F16C support.
 public enum Half {
     /// IEEE binary16 bits -> Float, exact for every input (subnormals, infinities, NaN payloads).

@@ -161,31 +161,16 @@ public enum QuantType: UInt32, Sendable, CaseIterable {
 }
 
 /// A failure to size, quantize or dequantize a buffer.
-public struct QuantError: CodedError, Sendable, Equatable {
-    public enum Code: String, ErrorCode {
-        /// The element count is negative, not a whole number of blocks, or overflows.
-        case badCount
-        /// The type has no dequantizer (or quantizer) here.
-        case unsupported
-        /// Quantizing met a NaN or an infinity, which no block format can hold faithfully.
-        case nonFinite
-    }
+public typealias QuantError = ModuleError<QuantErrorCode>
 
-    public let code: Code
-    public let message: String
-    public let remedy: String?
-    public let cause: (any Error)?
-
-    public init(_ code: Code, _ message: String, remedy: String? = nil, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.remedy = remedy
-        self.cause = cause
-    }
-
-    public var description: String { renderedDescription }
-
-    public static func == (a: QuantError, b: QuantError) -> Bool { a.saysTheSame(as: b) }
+/// The codes of `QuantError`.
+public enum QuantErrorCode: String, ErrorCode {
+    /// The element count is negative, not a whole number of blocks, or overflows.
+    case badCount
+    /// The type has no dequantizer (or quantizer) here.
+    case unsupported
+    /// Quantizing met a NaN or an infinity, which no block format can hold faithfully.
+    case nonFinite
 }
 
 // MARK: - Block layouts

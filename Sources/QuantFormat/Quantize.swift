@@ -2,6 +2,8 @@
 // tiny model built here quantizes exactly as llama.cpp's tools would. Not a hot path: used to make
 // test models and by writers, not at inference.
 
+public import Diagnostics
+
 public enum Quantize {
     /// Quantizes `count` floats (a multiple of the block size) into `type.byteCount(elements: count)`
     /// bytes at `dst`. Throws on a NaN or infinity for the block formats, which cannot hold them.

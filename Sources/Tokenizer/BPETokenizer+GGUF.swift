@@ -1,3 +1,4 @@
+public import Diagnostics
 public import GGUF
 
 // Reading the vocabulary from a GGUF file's `tokenizer.*` metadata (llama.cpp's key names):

@@ -1,6 +1,8 @@
 /// Byte-level BPE as GPT-2 defined it and llama.cpp runs it for `tokenizer.ggml.model = "gpt2"`
 /// vocabularies (SmolLM2, StarCoder, GPT-2, Llama 3): text -> special-token partition ->
 /// pre-tokenizer words -> UTF-8 bytes -> byte tokens -> ranked merges.
+
+public import Diagnostics
 public struct BPETokenizer: Sendable {
     /// `tokenizer.ggml.token_type` values (llama.cpp's `llama_token_type`).
     public enum TokenType: Int, Sendable {

@@ -13,6 +13,8 @@
 //       (llama.cpp's regex string for GPT2 lacks the final `|\s+`, but the hand-written matcher
 //       that actually runs for it, unicode_regex_split_custom_gpt2, includes it; so does HF's ByteLevel)
 //       LLAMA3 = (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+
+import Diagnostics
 package struct PreTokenizer: Sendable {
     enum Stage: Sendable {
         case eachNumber          // \p{N}

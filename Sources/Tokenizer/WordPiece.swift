@@ -1,3 +1,4 @@
+public import Diagnostics
 import Foundation  // canonical decomposition (NFD) for accent stripping
 
 /// BERT's WordPiece tokenizer as Hugging Face's fast `BertTokenizerFast` runs it (the reference that

@@ -1,3 +1,4 @@
+public import Diagnostics
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

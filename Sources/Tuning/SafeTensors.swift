@@ -1,3 +1,4 @@
+public import Diagnostics
 import Foundation
 
 // The safetensors format (https://github.com/huggingface/safetensors), as read here:

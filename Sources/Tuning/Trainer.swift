@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Tensor
+public import Diagnostics
 import LLM
 
 /// One supervised example: the model reads prompt + target and learns to produce the target.

@@ -1,3 +1,4 @@
+import Diagnostics
 public import LLM
 public import Tensor
 #if canImport(Glibc)

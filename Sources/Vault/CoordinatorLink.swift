@@ -1,3 +1,4 @@
+import Diagnostics
 public import Federation
 public import Foundation
 import Seal

@@ -1,3 +1,4 @@
+import Diagnostics
 internal import Foundation
 #if canImport(Glibc)
 import Glibc

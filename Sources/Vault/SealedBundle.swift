@@ -1,3 +1,4 @@
+import Diagnostics
 import Federation
 public import Foundation
 public import Memory

@@ -1,3 +1,4 @@
+import Diagnostics
 import Federation
 import Foundation
 import LLM

@@ -1,3 +1,4 @@
+import Diagnostics
 import FederatedClient
 import Federation
 import Foundation

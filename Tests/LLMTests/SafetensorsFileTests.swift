@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 @testable import LLM
 import Testing

@@ -1,3 +1,4 @@
+import Diagnostics
 import Randomness
 import Testing
 import Tokenizer
