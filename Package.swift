@@ -51,7 +51,7 @@ let package = Package(
         // quantizers): pure Swift, so that the GGUF reader, and the coordinator through it, link no
         // numeric kernels and no BLAS.
         .target(name: "QuantFormat", dependencies: ["Diagnostics"], swiftSettings: swiftSettings),
-        .target(name: "Tensor", dependencies: ["Diagnostics", "CBLAS", "CKernels"], swiftSettings: swiftSettings),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: swiftSettings),
         .target(name: "GGUF", dependencies: ["Diagnostics", "QuantFormat"], swiftSettings: swiftSettings),
         .target(name: "Tokenizer", dependencies: ["Diagnostics", "GGUF"], swiftSettings: swiftSettings),
         .target(name: "LLM", dependencies: ["Diagnostics", "Randomness", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], swiftSettings: swiftSettings),
@@ -68,10 +68,10 @@ let package = Package(
         .target(name: "Transport", dependencies: ["CCurl", "Federation", "Seal"], swiftSettings: swiftSettings),
         .target(
             name: "FederatedClient",
-            dependencies: ["Vault", "Transport", "Federation", "Seal", "LLM", "Memory", "Tensor", "Tokenizer", "Tuning"],
+            dependencies: ["Diagnostics", "Vault", "Transport", "Federation", "Seal", "LLM", "Memory", "Tensor", "Tokenizer", "Tuning"],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Personalization", dependencies: ["Vault", "Randomness", "LLM", "Memory", "Tuning", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
+        .target(name: "Personalization", dependencies: ["Seal", "Diagnostics", "Vault", "Randomness", "LLM", "Memory", "Tuning", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
         .target(name: "Evaluation", dependencies: ["Diagnostics", "Randomness", "Personalization", "Vault", "Transport", "Memory", "Seal", "LLM", "Tuning"], swiftSettings: swiftSettings),
 
         // The coordinator: no LLM, Tuning or Memory here.
@@ -97,14 +97,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "pcoord",
-            dependencies: ["CoordinatorServer", "CoordinatorCore", "Federation", "Seal",
+            dependencies: ["CoordinatorServer", "CoordinatorCore", "Federation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "peval",
-            dependencies: ["Evaluation", "Personalization", "Seal", "LLM", "Tensor",
+            dependencies: ["Diagnostics", "Evaluation", "Personalization", "Seal", "LLM", "Tensor",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
@@ -120,29 +120,29 @@ let package = Package(
         .target(name: "TestModels", dependencies: ["GGUF", "QuantFormat", "LLM", "Tensor", "Tokenizer"], path: "Tests/TestModels", swiftSettings: swiftSettings),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels", "Randomness"], swiftSettings: swiftSettings),
-        .testTarget(name: "QuantFormatTests", dependencies: ["QuantFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "QuantFormatTests", dependencies: ["Diagnostics", "QuantFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "QuantFormat"], swiftSettings: swiftSettings),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "Randomness"], swiftSettings: swiftSettings),
+        .testTarget(name: "TokenizerTests", dependencies: ["Diagnostics", "Tokenizer", "GGUF", "Randomness"], swiftSettings: swiftSettings),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"], swiftSettings: swiftSettings),
         .testTarget(name: "RandomnessTests", dependencies: ["Randomness"], swiftSettings: swiftSettings),
         .testTarget(name: "SealTests", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["TestModels", "Vault", "Transport", "FederatedClient", "Personalization", "Memory", "Seal", "Federation",
+            dependencies: ["Diagnostics", "TestModels", "Vault", "Transport", "FederatedClient", "Personalization", "Memory", "Seal", "Federation",
                            "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EvaluationTests", dependencies: ["TestModels", "Evaluation", "Personalization", "Memory", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "EvaluationTests", dependencies: ["Diagnostics", "TestModels", "Evaluation", "Personalization", "Memory", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["CoordinatorCore", "CoordinatorServer", "Federation", "Seal",
                            .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "MemoryTests", dependencies: ["Memory", "Seal", "CKernels", "Randomness"], swiftSettings: swiftSettings),
-        .testTarget(name: "TuningTests", dependencies: ["TestModels", "Tuning", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
+        .testTarget(name: "MemoryTests", dependencies: ["Diagnostics", "Memory", "Seal", "CKernels", "Randomness"], swiftSettings: swiftSettings),
+        .testTarget(name: "TuningTests", dependencies: ["Diagnostics", "TestModels", "Tuning", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal", "CMask", "CSodium"], swiftSettings: swiftSettings),
-        .testTarget(name: "LLMTests", dependencies: ["TestModels", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
+        .testTarget(name: "LLMTests", dependencies: ["Diagnostics", "TestModels", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["TestModels", "Vault", "Transport", "FederatedClient", "CoordinatorCore", "Federation", "Seal"],
