@@ -163,18 +163,21 @@ public final class Assistant: @unchecked Sendable {
         let config = generator.model.config
         let shared = Result<LoRAAdapter?, any Error> {
             do { return try sharedAdapterSource?(config) } catch {
-                throw ClientError(.corrupt, "the shared adapter cannot be used: \(error); run `pclient sync` to fetch it again, or answer without adapters (--no-adapters)")
+                throw ClientError(.corrupt, "the shared adapter cannot be used: \(error)",
+                                  remedy: "`pclient sync` fetches it again; --no-adapters answers without adapters, --skip-unusable-adapters without this one")
             }
         }
         let personal = Result<LoRAAdapter?, any Error> {
             guard let home else { return nil }
             let loaded: (LoRAAdapter, PersonalAdapterMetadata)?
             do { loaded = try PersonalAdapterStore(home: home).load(model: config) } catch {
-                throw ClientError(.corrupt, "the personal adapter cannot be used: \(error); retrain it with `pclient train --full`, or answer without adapters (--no-adapters)")
+                throw ClientError(.corrupt, "the personal adapter cannot be used: \(error)",
+                                  remedy: "--no-adapters answers without adapters, --skip-unusable-adapters without this one")
             }
             guard let (adapter, meta) = loaded else { return nil }
             guard meta.baseModelSHA256 == baseModelSHA256 else {
-                throw ClientError(.badInput, "the personal adapter was trained on another base model and cannot be used with this one: run `pclient train --full`, or answer without adapters (--no-adapters)")
+                throw ClientError(.badInput, "the personal adapter was trained on another base model and cannot be used with this one",
+                                  remedy: "`pclient train --full` retrains it on this model; --no-adapters answers without adapters, --skip-unusable-adapters without this one")
             }
             return adapter
         }

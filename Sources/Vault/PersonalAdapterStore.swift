@@ -113,7 +113,8 @@ public struct PersonalAdapterStore: Sendable {
         do {
             plain = try openSealedFile(at: path, key: home.key.subkey(for: .fileSealing))
         } catch {
-            throw ClientError(.corrupt, "\(path) does not open with this home's key (altered, truncated or from another home): \(error). Run `pclient train --full` to rebuild it")
+            throw ClientError(.corrupt, "\(path) does not open with this home's key (altered, truncated or from another home)",
+                              remedy: "`pclient train --full` rebuilds it", cause: error)
         }
         var at = 0
         func take(_ n: Int, _ what: String) throws -> [UInt8] {
@@ -140,7 +141,8 @@ public struct PersonalAdapterStore: Sendable {
         do {
             return try LoRAAdapter(peftConfig: config, weights: safetensors, model: model, training: training)
         } catch let error as TuningError {
-            throw ClientError(.corrupt, "the sealed personal adapter cannot be used with this model: \(error.message). Run `pclient train --full` to rebuild it")
+            throw ClientError(.corrupt, "the sealed personal adapter cannot be used with this model: \(error.message)",
+                              remedy: "`pclient train --full` rebuilds it")
         }
     }
 }

@@ -147,6 +147,7 @@ import Vault
         let elsewhere = Assistant(generator: generator, home: home, baseModelSHA256: "another-base", contextWindow: 512)
         let refusal = #expect(throws: ClientError.self) { try elsewhere.ask("Tag the film: a ship", options: options) }
         #expect(refusal?.message.contains("another base model") == true)
+        #expect(refusal?.remedy?.contains("pclient train --full") == true)
         var goOn = options
         goOn.unusableAdapter = .warn
         let warned = try elsewhere.ask("Tag the film: a ship", options: goOn).explanation
