@@ -26,10 +26,7 @@ public struct AdapterStack: Sendable {
               update.b.count == linear.outFeatures * update.rank else {
             throw LLMError(.badTensorShape, "an adapter for \(linear.name) has A (\(update.a.count) values) or B (\(update.b.count)) that do not fit rank \(update.rank) and shape \(linear.outFeatures)×\(linear.inFeatures)")
         }
-        if bySlot.count <= linear.slot {
-            bySlot += Array(repeating: [], count: linear.slot + 1 - bySlot.count)
-            owners += Array(repeating: nil, count: linear.slot + 1 - owners.count)
-        }
+        reserve(slot: linear.slot)
         bySlot[linear.slot].append(update)
         owners[linear.slot] = ObjectIdentifier(linear)
         count += 1
@@ -39,10 +36,7 @@ public struct AdapterStack: Sendable {
     public func appending(_ other: AdapterStack) throws -> AdapterStack {
         var out = self
         for (slot, updates) in other.bySlot.enumerated() where !updates.isEmpty {
-            if out.bySlot.count <= slot {
-                out.bySlot += Array(repeating: [], count: slot + 1 - out.bySlot.count)
-                out.owners += Array(repeating: nil, count: slot + 1 - out.owners.count)
-            }
+            out.reserve(slot: slot)
             if let mine = out.owners[slot], mine != other.owners[slot] {
                 throw LLMError(.badArgument, "two adapter stacks built for different models cannot be combined")
             }
@@ -51,6 +45,12 @@ public struct AdapterStack: Sendable {
             out.count += updates.count
         }
         return out
+    }
+
+    private mutating func reserve(slot: Int) {
+        guard bySlot.count <= slot else { return }
+        bySlot += Array(repeating: [], count: slot + 1 - bySlot.count)
+        owners += Array(repeating: nil, count: slot + 1 - owners.count)
     }
 
     /// The updates of `linear`'s map, in order (empty when it has none).

@@ -39,7 +39,6 @@ public final class InferenceSession {
         let c = model.config
         self.model = model
         self.adapters = adapters
-        hasAdapters = !adapters.isEmpty
         pool = WorkerPool(threads: threads ?? model.threads)
         let cap = min(capacity ?? c.contextLength, c.contextLength)
         self.capacity = cap
@@ -62,12 +61,8 @@ public final class InferenceSession {
     public func reset(adapters: AdapterStack) {
         position = 0
         self.adapters = adapters
-        hasAdapters = !adapters.isEmpty
         validated = false
     }
-
-    /// Whether any map has updates (decode skips the lookups when none does).
-    private var hasAdapters: Bool
 
     private var validated = false
 
@@ -216,7 +211,7 @@ public final class InferenceSession {
 
     /// y (T, out) += Σ_a scale_a · (x (T, in) · A_aᵀ) · B_aᵀ        A: (r, in), B: (out, r)
     private func applyUpdates(_ w: Linear, _ x: UnsafePointer<Float>, _ T: Int, _ y: UnsafeMutablePointer<Float>) {
-        guard hasAdapters else { return }
+        guard !adapters.isEmpty else { return }
         for u in adapters.updates(for: w) {
             if lowRank.count < T * u.rank { lowRank = FloatBuffer(count: T * u.rank * 2) }
             BLAS.sgemm(transB: true, m: T, n: u.rank, k: w.inFeatures, a: x, lda: w.inFeatures,

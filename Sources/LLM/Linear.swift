@@ -75,20 +75,17 @@ public final class Linear: @unchecked Sendable {
         self.slot = slot
         self.raw = file.data(for: info).baseAddress!
         self.rowBytes = try info.type.byteCount(elements: inFeatures)
-        if wantDense {
-            let buffer = FloatBuffer(count: outFeatures * inFeatures, zeroed: false)
-            try Dequantize.run(info.type, src: raw, count: outFeatures * inFeatures, into: buffer.pointer)
-            dense = buffer
-        } else {
-            dense = nil
-        }
+        dense = wantDense ? try Self.dequantize(info.type, raw, count: outFeatures * inFeatures) : nil
     }
 
-    /// W as a new f32 buffer (out, in): the exact path's copy when there is one, else dequantized now.
+    /// W as f32 (out, in): the exact path's copy when there is one, else a new buffer dequantized now.
     public func dequantized() throws -> FloatBuffer {
-        if let dense { return dense }
-        let buffer = FloatBuffer(count: outFeatures * inFeatures, zeroed: false)
-        try Dequantize.run(type, src: raw, count: outFeatures * inFeatures, into: buffer.pointer)
+        try dense ?? Self.dequantize(type, raw, count: outFeatures * inFeatures)
+    }
+
+    private static func dequantize(_ type: QuantType, _ raw: UnsafeRawPointer, count: Int) throws -> FloatBuffer {
+        let buffer = FloatBuffer(count: count, zeroed: false)
+        try Dequantize.run(type, src: raw, count: count, into: buffer.pointer)
         return buffer
     }
 

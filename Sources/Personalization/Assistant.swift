@@ -112,13 +112,15 @@ public final class Assistant: @unchecked Sendable {
     /// Positions of the KV cache: prompt and answer together.
     public let contextWindow: Int
 
-    /// The shared and personal adapters as read from the home, or why they could not be.
-    private struct HomeAdapters {
-        var shared: Result<LoRAAdapter?, any Error>
-        var personal: Result<LoRAAdapter?, any Error>
+    /// The adapters as stacks for the loaded model, read once (until `reloadAdapters`): the extra
+    /// ones, and the home's shared and personal ones or why they cannot be used.
+    private struct LoadedAdapters {
+        var extra: Result<AdapterStack, any Error>
+        var shared: Result<AdapterStack?, any Error>
+        var personal: Result<AdapterStack?, any Error>
     }
     private let lock = NSLock()
-    private var homeAdapters: HomeAdapters?
+    private var loadedAdapters: LoadedAdapters?
     /// The conversation of `ask(_:options:onToken:)`; its questions run one at a time.
     private let defaultConversation = Conversation()
     private let defaultLock = NSLock()
@@ -153,21 +155,23 @@ public final class Assistant: @unchecked Sendable {
     public func reloadAdapters() {
         lock.lock()
         defer { lock.unlock() }
-        homeAdapters = nil
+        loadedAdapters = nil
     }
 
-    private func loadedHomeAdapters() -> HomeAdapters {
+    private func adapters() -> LoadedAdapters {
         lock.lock()
         defer { lock.unlock() }
-        if let homeAdapters { return homeAdapters }
-        let config = generator.model.config
-        let shared = Result<LoRAAdapter?, any Error> {
-            do { return try sharedAdapterSource?(config) } catch {
+        if let loadedAdapters { return loadedAdapters }
+        let model = generator.model
+        let config = model.config
+        let extra = Result { try extraAdapters.stack(for: model) }
+        let shared = Result<AdapterStack?, any Error> {
+            do { return try sharedAdapterSource?(config)?.stack(for: model) } catch {
                 throw ClientError(.corrupt, "the shared adapter cannot be used: \(error)",
                                   remedy: "`pclient sync` fetches it again; --no-adapters answers without adapters, --skip-unusable-adapters without this one")
             }
         }
-        let personal = Result<LoRAAdapter?, any Error> {
+        let personal = Result<AdapterStack?, any Error> {
             guard let home else { return nil }
             let loaded: (LoRAAdapter, PersonalAdapterMetadata)?
             do { loaded = try PersonalAdapterStore(home: home).load(model: config) } catch {
@@ -179,10 +183,10 @@ public final class Assistant: @unchecked Sendable {
                 throw ClientError(.badInput, "the personal adapter was trained on another base model and cannot be used with this one",
                                   remedy: "`pclient train --full` retrains it on this model; --no-adapters answers without adapters, --skip-unusable-adapters without this one")
             }
-            return adapter
+            return try adapter.stack(for: model)
         }
-        let loaded = HomeAdapters(shared: shared, personal: personal)
-        homeAdapters = loaded
+        let loaded = LoadedAdapters(extra: extra, shared: shared, personal: personal)
+        loadedAdapters = loaded
         return loaded
     }
 
@@ -206,13 +210,12 @@ public final class Assistant: @unchecked Sendable {
         if options.useMemory && home == nil { notes.append("no pclient home: answering without memory or adapters (run `pclient init`)") }
 
         // Adapters: extra, then shared, then personal.
-        let model = generator.model
+        let loaded = adapters()
         var names = extraAdapters.isEmpty ? [] : ["extra ×\(extraAdapters.count)"]
-        var base = try extraAdapters.stack(for: model)
-        var personal: LoRAAdapter?
+        var base = try loaded.extra.get()
+        var personal: AdapterStack?
         if options.useAdapters {
-            let loaded = loadedHomeAdapters()
-            func usable(_ result: Result<LoRAAdapter?, any Error>) throws -> LoRAAdapter? {
+            func usable(_ result: Result<AdapterStack?, any Error>) throws -> AdapterStack? {
                 do { return try result.get() } catch {
                     guard options.unusableAdapter == .warn else { throw error }
                     warnings.append("\(error)")
@@ -220,13 +223,13 @@ public final class Assistant: @unchecked Sendable {
                 }
             }
             if let shared = try usable(loaded.shared) {
-                base = try base.appending(shared.stack(for: model))
+                base = try base.appending(shared)
                 names.append("shared")
             }
             personal = try usable(loaded.personal)
             if personal != nil { names.append("personal") }
         }
-        let active = try personal.map { try base.appending($0.stack(for: model)) } ?? base
+        let active = try personal.map { try base.appending($0) } ?? base
 
         // Profile (written with the base and shared adapter only, not the personal one).
         var profile: String?
@@ -256,7 +259,7 @@ public final class Assistant: @unchecked Sendable {
             session = existing
             session.reset(adapters: active)
         } else {
-            session = InferenceSession(model: model, adapters: active, capacity: contextWindow, threads: options.threads)
+            session = InferenceSession(model: generator.model, adapters: active, capacity: contextWindow, threads: options.threads)
             conversation.session = session
         }
         if let choices = options.choices {

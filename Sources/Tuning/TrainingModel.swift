@@ -54,7 +54,6 @@ public final class TrainingModel {
 
     /// Worker threads of this model's passes (its own: the loaded model is shared).
     public let pool: WorkerPool
-    private let dense: [FloatBuffer]                         // the model's f32 copies, kept alive here
     private let weights: [[UnsafeMutablePointer<Float>]]    // [block][target.index] → W (out, in)
     private let embedding: UnsafeMutablePointer<Float>      // (V, C)
     private let outputWeight: UnsafeMutablePointer<Float>   // (V, C), the embedding when tied
@@ -69,8 +68,7 @@ public final class TrainingModel {
         self.adapters = adapters
         self.checkpointing = checkpointing
         pool = WorkerPool(threads: threads ?? model.threads)
-        dense = try model.denseWeights()
-        let copies = dense
+        let copies = try model.denseWeights()   // kept alive by the model
         weights = model.blocks.map { b in LoRATarget.allCases.map { copies[$0.linear(in: b).slot].pointer } }
         embedding = copies[model.tokenEmbedding.slot].pointer
         outputWeight = copies[model.output.slot].pointer
