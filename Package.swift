@@ -97,7 +97,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pcoord",
-            dependencies: ["CoordinatorServer", "CoordinatorCore", "Federation",
+            dependencies: ["Diagnostics", "CoordinatorServer", "CoordinatorCore", "Federation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Diagnostics", "Tokenizer", "GGUF", "Randomness"], swiftSettings: swiftSettings),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"], swiftSettings: swiftSettings),
         .testTarget(name: "RandomnessTests", dependencies: ["Randomness"], swiftSettings: swiftSettings),
-        .testTarget(name: "SealTests", dependencies: ["Seal", "CSodium"], swiftSettings: swiftSettings),
+        .testTarget(name: "SealTests", dependencies: ["Diagnostics", "Seal", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ClientTests",
             dependencies: ["Diagnostics", "TestModels", "Vault", "Transport", "FederatedClient", "Personalization", "Memory", "Seal", "Federation",
@@ -141,7 +141,7 @@ let package = Package(
         ),
         .testTarget(name: "MemoryTests", dependencies: ["Diagnostics", "Memory", "Seal", "CKernels", "Randomness"], swiftSettings: swiftSettings),
         .testTarget(name: "TuningTests", dependencies: ["Diagnostics", "TestModels", "Tuning", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
-        .testTarget(name: "FederationTests", dependencies: ["Federation", "Seal", "CMask", "CSodium"], swiftSettings: swiftSettings),
+        .testTarget(name: "FederationTests", dependencies: ["Diagnostics", "Federation", "Seal", "CMask", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["Diagnostics", "TestModels", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IntegrationTests",

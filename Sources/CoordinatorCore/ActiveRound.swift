@@ -1,3 +1,4 @@
+import Diagnostics
 public import Federation
 internal import Foundation
 import Seal

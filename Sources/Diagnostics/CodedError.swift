@@ -13,6 +13,13 @@ public protocol CodedError: Error, CustomStringConvertible {
 /// A module's list of error codes; `name` is what is written where a string is needed.
 public protocol ErrorCode: Hashable, Sendable {
     var name: String { get }
+    /// Whether a `ModuleError` of these codes prints "name: " before its message (Seal and
+    /// Federation do: their messages are read in logs where the code says which layer failed).
+    static var namedInDescription: Bool { get }
+}
+
+extension ErrorCode {
+    public static var namedInDescription: Bool { false }
 }
 
 extension ErrorCode where Self: RawRepresentable, RawValue == String {
@@ -43,7 +50,7 @@ extension CodedError {
 }
 
 /// The error of a module whose failures need nothing beyond the one shape: `LLMError`, `MemoryError`,
-/// `ClientError`, … are this struct over their own list of codes, so every one of them is built,
+/// `SealError`, `ClientError`, … are this struct over their own list of codes, so every one of them is built,
 /// printed and compared the same way.
 public struct ModuleError<C: ErrorCode>: CodedError, Sendable, Equatable {
     public typealias Code = C
@@ -59,7 +66,9 @@ public struct ModuleError<C: ErrorCode>: CodedError, Sendable, Equatable {
         self.cause = cause
     }
 
-    public var description: String { renderedDescription }
+    public var description: String {
+        C.namedInDescription ? "\(code.name): \(renderedDescription)" : renderedDescription
+    }
 
     public static func == (a: Self, b: Self) -> Bool { a.saysTheSame(as: b) }
 }

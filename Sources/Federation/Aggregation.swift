@@ -1,4 +1,6 @@
 /// Aggregation strategies as pure functions of (sum or updates, counts, state).
+
+import Diagnostics
 public enum FedAvg {
     /// The unweighted mean from a decoded SecAgg sum of `count` clients: the DP-compatible choice,
     /// since each client's influence on the result is bounded by C/count alone.

@@ -1,3 +1,4 @@
+import Diagnostics
 internal import Foundation
 
 /// Client-side L2 clipping and distributed Gaussian noise.

@@ -10,6 +10,8 @@
 /// because each |v| ≤ R·2^k (rounding up at x just below R reaches R·2^k at most).
 /// Values outside [-R, R), NaN and infinities are refused with `.valueOutOfRange` — never saturated,
 /// so a bug or an unclipped update is an error instead of a silently biased sum.
+
+import Diagnostics
 public struct FixedPointCodec: Codable, Sendable, Hashable {
     /// R: inputs must lie in [-range, range). Must be a multiple of 2^-k.
     public let range: Double

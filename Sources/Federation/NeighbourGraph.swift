@@ -10,6 +10,8 @@
 /// Each participant's secrets are shared among its k neighbours and itself (k + 1 holders) with
 /// the reconstruction threshold `threshold` (t_k, 2 ≤ t_k ≤ k + 1); the round's global minimum
 /// (`SecAggParameters.threshold`) still bounds every stage and the consistency check.
+
+import Diagnostics
 public struct NeighbourGraph: Codable, Sendable, Hashable {
     /// Even, at least 2.
     public let degree: Int

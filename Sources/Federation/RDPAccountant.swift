@@ -1,3 +1,4 @@
+import Diagnostics
 internal import Foundation
 
 /// A privacy budget (ε, δ).

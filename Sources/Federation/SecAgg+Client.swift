@@ -1,4 +1,5 @@
 internal import Foundation
+import Diagnostics
 public import Seal
 
 /// One client's side of a SecAgg round (Bonawitz et al. 2017, the actively secure variant with

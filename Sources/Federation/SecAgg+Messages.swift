@@ -1,3 +1,4 @@
+public import Diagnostics
 public import Foundation
 
 /// A participant's index in one round, assigned by the coordinator: 1…65535. It is also the x

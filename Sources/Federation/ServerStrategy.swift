@@ -4,6 +4,8 @@
 ///
 /// Settings, the manifest and `pcoord init --strategy` spell it as a name ("fedavg", "fedadam")
 /// with `serverLearningRate` beside it; `init(name:serverLearningRate:)` reads that spelling.
+
+public import Diagnostics
 public enum ServerStrategy: Sendable, Hashable {
     /// x ← x + η·Δ (η = 1: plain FedAvg). No state.
     case fedAvg(learningRate: Double)

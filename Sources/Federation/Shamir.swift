@@ -1,6 +1,8 @@
 /// GF(2^16) with the reduction polynomial x^16 + x^12 + x^3 + x + 1 (0x1100B), which is primitive:
 /// x generates the multiplicative group, so log/exp tables over it cover every non-zero element.
 /// Chosen over GF(2^8) so a round can hold up to 65 535 participants (share indices 1…65535).
+
+import Diagnostics
 enum GF65536 {
     static let polynomial: UInt32 = 0x1100B
     static let order = 65535

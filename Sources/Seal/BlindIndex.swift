@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 /// Search tokens that let FTS5 rank with BM25 while the database holds no plaintext words:

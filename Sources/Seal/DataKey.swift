@@ -1,3 +1,4 @@
+import Diagnostics
 internal import CSodium
 
 /// The random 32-byte key everything personal is sealed under. It never touches disk in the clear:

@@ -1,4 +1,6 @@
 /// Lower-case hexadecimal: digests in URLs and manifests, blind-index tokens, client ids, test vectors.
+
+public import Diagnostics
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 

@@ -1,3 +1,4 @@
+import Diagnostics
 public import Foundation
 
 /// A 32-byte key from a passphrase with Argon2id13 (`crypto_pwhash`): for files sealed directly by a

@@ -1,3 +1,4 @@
+import Diagnostics
 public import Foundation
 
 /// Where a sealed value lives. Its canonical encoding is the AEAD's associated data, so a sealed

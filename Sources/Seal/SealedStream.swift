@@ -1,3 +1,4 @@
+import Diagnostics
 public import Foundation
 internal import CSodium
 
