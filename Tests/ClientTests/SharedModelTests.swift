@@ -1,11 +1,12 @@
-import Personalization
-import Vault
+import Diagnostics
 import Foundation
 import LLM
+import Personalization
 import Tensor
 import TestModels
 import Testing
 import Tuning
+import Vault
 
 /// One loaded model serves several questions at once, each with its own adapters.
 struct SharedModelTests {
@@ -75,5 +76,55 @@ struct SharedModelTests {
         let after = try InferenceSession(model: model, capacity: 16).forward(tokens, allLogits: true)
         #expect(before == after)
         #expect(model.allLinears.allSatisfy { $0.dense == nil })
+    }
+
+    /// A corrupt personal adapter fails the question with what to do, or, where the user asked to go
+    /// on, the answer is the one without adapters and carries the warning; the file is left as it was.
+    @Test func aCorruptPersonalAdapterIsAnErrorOrAWarningNeverASilentGap() throws {
+        let generator = try TinyLlamaGGUF.chat().generator(.fastQ16)
+        let home = try homeWithPersonalAdapter(generator, sha: "tiny-base")
+        defer { cleanup(home) }
+        let path = PersonalAdapterStore(home: home).path
+        let garbage = Data((0..<300).map { UInt8(truncatingIfNeeded: $0 &* 37) })
+        try garbage.write(to: URL(fileURLWithPath: path))
+        let assistant = Assistant(generator: generator, home: home, baseModelSHA256: "tiny-base", contextWindow: 256)
+        let question = "Tag the film: a ship lost at sea"
+
+        let refusal = #expect(throws: ClientError.self) {
+            try assistant.ask(question, options: options(adapters: true), in: Conversation())
+        }
+        #expect(refusal?.code == .corrupt)
+        #expect(refusal?.remedy?.contains("--no-adapters") == true)
+
+        var goOn = options(adapters: true)
+        goOn.unusableAdapter = .warn
+        let warned = try assistant.ask(question, options: goOn, in: Conversation())
+        let plain = try assistant.ask(question, options: options(adapters: false), in: Conversation())
+        #expect(warned.explanation.adapters.isEmpty)
+        #expect(warned.explanation.warnings.count == 1 && warned.explanation.warnings[0].contains("personal adapter"))
+        #expect(warned.generation?.ids == plain.generation?.ids)
+        #expect(FileManager.default.contents(atPath: path) == garbage)
+    }
+
+    /// A session keeps the adapters its cache was computed with: generating in it with others is refused.
+    @Test func generatingInASessionWithOtherAdaptersIsRefused() throws {
+        let generator = try TinyLlamaGGUF.chat().generator(.fastQ16)
+        let model = generator.model
+        let adapter = try LoRAAdapter(config: LoRAConfig(rank: 2, alpha: 4, targets: [.q]), model: model.config, seed: 1)
+        let session = InferenceSession(model: model, capacity: 32)
+        let error = #expect(throws: LLMError.self) {
+            try generator.generate(prompt: [1, 2, 3], maxTokens: 2, adapters: adapter.stack(for: model), session: session)
+        }
+        #expect(error?.code == .badArgument)
+        session.reset(adapters: try adapter.stack(for: model))
+        #expect(try generator.generate(prompt: [1, 2, 3], maxTokens: 2, adapters: adapter.stack(for: model), session: session).ids.count == 2)
+    }
+
+    /// Merging an adapter needs f32 weights: a quantized model is refused, not changed.
+    @Test func mergingIntoAQuantizedModelIsRefused() throws {
+        let model = try TinyLlamaGGUF.chat().generator(.fastQ16).model
+        let adapter = try LoRAAdapter(config: LoRAConfig(rank: 2, alpha: 4, targets: [.q]), model: model.config, seed: 1)
+        let error = #expect(throws: TuningError.self) { try adapter.merge(into: model) }
+        #expect(error?.code == .badArgument)
     }
 }
