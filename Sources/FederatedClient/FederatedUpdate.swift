@@ -138,8 +138,11 @@ public final class MemoryUpdateProvider: UpdateProvider {
                 var target = tokenizer.encode(output, parseSpecial: false)
                 if let end { target.append(end) }
                 out.append(TrainingExample(prompt: prompt, target: target))
+            case .reply:
+                continue
             case .note, .chatTurn:
-                if item.kind == .chatTurn && item.content.role == "assistant" { continue }
+                // A replaced note no longer holds; the federated model should not learn it either.
+                if !item.isCurrent { continue }
                 let tokens = tokenizer.encode(item.content.text, parseSpecial: false)
                 guard tokens.count >= 2 else { continue }
                 out.append(TrainingExample(prompt: Array(tokens.prefix(1)), target: Array(tokens.dropFirst())))

@@ -101,6 +101,22 @@ final class DenseIndex: @unchecked Sendable {
         }
     }
 
+    /// The exact cosine of each of `wanted` that has a row (the others are absent from the result).
+    func similarities(of wanted: [Int64], to query: [Float]) -> [Int64: Float] {
+        lock.withLock {
+            guard query.count == dimension else { return [:] }
+            var out: [Int64: Float] = [:]
+            matrix.withUnsafeBufferPointer { m in
+                query.withUnsafeBufferPointer { q in
+                    for id in wanted {
+                        if let row = rowOf[id] { out[id] = Self.dot(m.baseAddress! + row * dimension, q.baseAddress!, dimension) }
+                    }
+                }
+            }
+            return out
+        }
+    }
+
     /// The ids of the `k` rows most similar to `query`, best first (ties: the earlier row first).
     func nearest(_ query: [Float], k: Int) -> [(id: Int64, similarity: Float)] {
         lock.withLock {

@@ -18,6 +18,9 @@ public struct MemorySchedule: Sendable, Equatable, Codable {
     public var commonTermFraction = 0.05
     /// Recency half-life, in days, used by retrieval ranking and by short-term decay.
     public var recencyHalfLifeDays = 30.0
+    /// A vague note ("I am …") supersedes an older one with its frame only when their embeddings
+    /// are at least this similar.
+    public var supersessionSimilarity = 0.6
 
     public init() {}
 }

@@ -13,6 +13,22 @@ public struct SearchHit: Sendable, Equatable {
     public var score: Double
     /// The raw BM25 value (lower is better, as SQLite returns it).
     public var bm25: Double
+    /// Cosine of the query's and the item's embeddings (nil without an encoder or when not computed).
+    public var similarity: Double?
+    /// The share of the query's term weight the item holds (computed when relevance is asked).
+    public var coverage: Double?
+    /// The calibrated probability that the item is relevant (when asked).
+    public var relevance: Double?
+
+    public init(item: MemoryItem, score: Double, bm25: Double, similarity: Double? = nil, coverage: Double? = nil,
+                relevance: Double? = nil) {
+        self.item = item
+        self.score = score
+        self.bm25 = bm25
+        self.similarity = similarity
+        self.coverage = coverage
+        self.relevance = relevance
+    }
 }
 
 extension MemoryStore {
@@ -106,12 +122,21 @@ extension MemoryStore {
     /// Hybrid retrieval: BM25 over blind tokens and (with an embedder) cosine similarity of sentence
     /// embeddings, fused by reciprocal rank and weighted by recency and importance. Returned items are
     /// rehearsed (access count and time updated) unless `rehearse` is false.
+    ///
+    /// - Parameters:
+    ///   - kinds: the kinds returned; nil: all but the assistant's replies (which are never facts).
+    ///   - includeReplaced: also items superseded or edited since (history); by default only current ones.
+    ///   - relevance: when given, only items at least that relevant to the query are returned, best
+    ///     first by relevance, so an unrelated query returns nothing; without it, the top `limit`.
     public func search(_ query: String, limit: Int = 10, tiers: Set<Tier> = [.short, .long],
-                       rehearse: Bool = true) throws -> [SearchHit] {
+                       kinds: Set<ItemKind>? = nil, includeReplaced: Bool = false,
+                       relevance: RelevanceModel? = nil, rehearse: Bool = true) throws -> [SearchHit] {
         guard limit > 0, !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
         let terms = StopWords.filter(BlindIndex.terms(in: query))
         try prepareSearchIndexes()
-        let tokens = try selectiveTokens(Array(Set(terms.map(index.token(for:)))))
+        let queryTokens = Array(Set(terms.map(index.token(for:))))
+        let statistics = try termStatistics(queryTokens)
+        let tokens = selective(queryTokens, statistics)
         let candidates = max(limit * 5, 50)
 
         // The lexical list: BM25, best first (tier filter below, before fusion).
@@ -120,34 +145,56 @@ extension MemoryStore {
         for hit in lexicalHits { bm25[hit.id] = hit.rank }
         // The dense list: nearest embeddings (any tier; filtered after fusion), best first.
         var semantic: [Int64] = []
+        var queryVector: [Float]?
         if let embedder, let dense {
             if let q = try embedder.embed([query]).first {
+                queryVector = q
                 semantic = dense.nearest(q, k: candidates).map(\.id)
             }
         }
         guard !lexicalHits.isEmpty || !semantic.isEmpty else { return [] }
 
-        // Plaintext metadata of every candidate in one query: the tier filter, then ranking;
-        // only the items that make the cut are decrypted.
+        // Plaintext metadata of every candidate in one query: the tier, kind and replacement filters,
+        // then ranking; only the items that make the cut are decrypted.
         let idList = Set(lexicalHits.map(\.id) + semantic).map(String.init).joined(separator: ",")
         // (The tier is tested here, not in SQL: given "tier IN (...)", SQLite walks the tier index,
         // every item of those tiers, instead of looking up the candidates by id.)
         let meta = try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, tier, lastAccess, importance FROM item WHERE id IN (\(idList))")
+            try Row.fetchAll(db, sql: "SELECT id, tier, kind, replacedBy, lastAccess, importance FROM item WHERE id IN (\(idList))")
         }
         let tierNames = Set(tiers.map(\.rawValue))
+        let kindNames = Set((kinds ?? Set(ItemKind.allCases).subtracting([.reply])).map(\.rawValue))
         var metadata: [Int64: (lastAccess: Double, importance: Double)] = [:]
-        for row in meta where tierNames.contains(row["tier"]) { metadata[row["id"]] = (row["lastAccess"], row["importance"]) }
+        for row in meta where tierNames.contains(row["tier"]) && kindNames.contains(row["kind"]) {
+            if !includeReplaced, (row["replacedBy"] as Int64?) != nil { continue }
+            metadata[row["id"]] = (row["lastAccess"], row["importance"])
+        }
         let lexical = lexicalHits.map(\.id).filter { metadata[$0] != nil }
         let fused = RankFusion.fuse(lists: [lexical, semantic])
         let now = clock()
-        var ranked: [(id: Int64, score: Double)] = fused.compactMap { id, score in
+        var ranked: [(id: Int64, score: Double, relevance: Double?)] = fused.compactMap { id, score in
             guard let (lastAccess, importance) = metadata[id] else { return nil }
             let ageDays = max(0, now.timeIntervalSince1970 - lastAccess) / 86400
             let recency = pow(0.5, ageDays / schedule.recencyHalfLifeDays)
-            return (id, score * (1 + 0.25 * recency + 0.25 * importance))
+            return (id, score * (1 + 0.25 * recency + 0.25 * importance), nil)
         }
-        ranked.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+        // Relevance: each candidate's calibrated probability from its cosine and term coverage.
+        var similarity: [Int64: Float] = [:]
+        var coverage: [Int64: Double] = [:]
+        if let relevance, !ranked.isEmpty {
+            let ids = ranked.map(\.id)
+            if let queryVector, let dense { similarity = dense.similarities(of: ids, to: queryVector) }
+            coverage = try termCoverage(of: ids, queryTokens: queryTokens, statistics: statistics)
+            let selfReference = RelevanceModel.refersToUser(query)
+            ranked = ranked.compactMap { r in
+                let p = relevance.probability(similarity: similarity[r.id].map(Double.init), coverage: coverage[r.id] ?? 0,
+                                              selfReference: selfReference)
+                return p >= relevance.threshold ? (r.id, r.score, p) : nil
+            }
+            ranked.sort { $0.relevance! > $1.relevance! || ($0.relevance! == $1.relevance! && $0.id < $1.id) }
+        } else {
+            ranked.sort { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+        }
         ranked = Array(ranked.prefix(limit))
         guard !ranked.isEmpty else { return [] }
         let topList = ranked.map { String($0.id) }.joined(separator: ",")
@@ -157,7 +204,12 @@ extension MemoryStore {
             let item = try decode(row)
             items[item.id] = item
         }
-        let hits = ranked.compactMap { r in items[r.id].map { SearchHit(item: $0, score: r.score, bm25: bm25[r.id] ?? 0) } }
+        let hits = ranked.compactMap { r in
+            items[r.id].map {
+                SearchHit(item: $0, score: r.score, bm25: bm25[r.id] ?? 0, similarity: similarity[r.id].map(Double.init),
+                          coverage: coverage[r.id], relevance: r.relevance)
+            }
+        }
         if rehearse, !hits.isEmpty {
             let t = now.timeIntervalSince1970
             try write { db in
@@ -170,14 +222,16 @@ extension MemoryStore {
         return hits
     }
 
-    /// Drops query tokens found in more than `commonTermFraction` of the items, and in more than 500
-    /// (they barely move
-    /// BM25, whose IDF for them is near zero, and cost the most: their posting lists are the
-    /// longest), keeping at least the rarest one. Unknown tokens are dropped: they match nothing.
-    private func selectiveTokens(_ tokens: [String]) throws -> [String] {
-        guard tokens.count > 1 else { return tokens }
+    /// Rows in the store and the document frequency of each known token (unknown tokens absent).
+    struct TermStatistics {
+        var total: Int
+        var frequencies: [String: Int]
+    }
+
+    private func termStatistics(_ tokens: [String]) throws -> TermStatistics {
         var total = 0
         var frequencies: [String: Int] = [:]
+        guard !tokens.isEmpty else { return TermStatistics(total: 0, frequencies: [:]) }
         if lexical.isLoaded {
             total = lexical.rowCount
             for t in tokens { frequencies[t] = lexical.documentFrequency(of: t) }
@@ -191,11 +245,42 @@ extension MemoryStore {
                 }
             }
         }
+        return TermStatistics(total: total, frequencies: frequencies)
+    }
+
+    /// The share of the query's term weight (BM25's IDF; a term no item has weighs the most) that
+    /// each item holds: 1 when it has every query term, 0 when none.
+    private func termCoverage(of ids: [Int64], queryTokens: [String], statistics: TermStatistics) throws -> [Int64: Double] {
+        guard !queryTokens.isEmpty, !ids.isEmpty else { return [:] }
+        let n = Double(statistics.total)
+        func idf(_ t: String) -> Double {
+            let df = Double(statistics.frequencies[t] ?? 0)
+            return log(1 + (n - df + 0.5) / (df + 0.5))
+        }
+        let weights = Dictionary(uniqueKeysWithValues: queryTokens.map { ($0, idf($0)) })
+        let total = weights.values.reduce(0, +)
+        guard total > 0 else { return [:] }
+        let list = ids.map(String.init).joined(separator: ",")
+        let rows = try read { db in try Row.fetchAll(db, sql: "SELECT rowid, tokens FROM item_fts WHERE rowid IN (\(list))") }
+        var out: [Int64: Double] = [:]
+        for row in rows {
+            let present = Set((row["tokens"] as String? ?? "").split(separator: " ").map(String.init))
+            out[row["rowid"]] = weights.reduce(0) { $0 + (present.contains($1.key) ? $1.value : 0) } / total
+        }
+        return out
+    }
+
+    /// Drops query tokens found in more than `commonTermFraction` of the items, and in more than 500
+    /// (they barely move BM25, whose IDF for them is near zero, and cost the most: their posting
+    /// lists are the longest), keeping at least the rarest one. Unknown tokens are dropped: they match nothing.
+    private func selective(_ tokens: [String], _ statistics: TermStatistics) -> [String] {
+        let frequencies = statistics.frequencies
         let known = tokens.filter { frequencies[$0] != nil }
             .sorted { frequencies[$0]! < frequencies[$1]! || (frequencies[$0]! == frequencies[$1]! && $0 < $1) }
         guard let rarest = known.first else { return [] }
+        guard known.count > 1 else { return known }
         // Small stores keep every term: only long posting lists are worth dropping.
-        let limit = max(500, Int(Double(total) * schedule.commonTermFraction))
+        let limit = max(500, Int(Double(statistics.total) * schedule.commonTermFraction))
         let selective = known.filter { frequencies[$0]! <= limit }
         return selective.isEmpty ? [rarest] : selective
     }
@@ -219,7 +304,8 @@ extension MemoryStore {
     /// The blind tokens search would use for `query` (stop words and near-universal terms dropped).
     func searchTokens(_ query: String) throws -> [String] {
         try prepareSearchIndexes(lexicalNow: true)
-        return try selectiveTokens(Array(Set(StopWords.filter(BlindIndex.terms(in: query)).map(index.token(for:)))))
+        let tokens = Array(Set(StopWords.filter(BlindIndex.terms(in: query)).map(index.token(for:))))
+        return selective(tokens, try termStatistics(tokens))
     }
 }
 

@@ -41,12 +41,12 @@ extension MemoryStore {
         var merged: [Int64] = []
         let survivors: [Int64] = try write { db in
             let promoted = try Int64.fetchAll(db, sql: """
-                SELECT id FROM item WHERE tier = 'short' AND (accessCount >= ? OR importance >= ?) ORDER BY id
+                SELECT id FROM item WHERE tier = 'short' AND kind != 'reply' AND (accessCount >= ? OR importance >= ?) ORDER BY id
                 """, arguments: [schedule.rehearsalThreshold, schedule.importanceThreshold])
             guard !promoted.isEmpty else { return [] }
             var longTerms = try Row.fetchAll(db, sql: """
                 SELECT item.id, item.kind, item_fts.tokens FROM item JOIN item_fts ON item_fts.rowid = item.id
-                WHERE item.tier = 'long'
+                WHERE item.tier = 'long' AND item.replacedBy IS NULL
                 """).map { (id: $0["id"] as Int64, kind: $0["kind"] as String, terms: Set(($0["tokens"] as String).split(separator: " "))) }
             var survivors: [Int64] = []
             for id in promoted {

@@ -12,6 +12,10 @@ public import Seal
 //   meta(key, value)            sealed values: the key check, counters
 //   item(id, kind, tier, created, lastAccess, accessCount, importance, version, fingerprint, content, embedding)
 //   item_fts(tokens)            FTS5, rowid = item.id, space-separated blind tokens
+// Migration "v3" adds the bi-temporal columns (validFrom, validTo), the replacement link
+// (replacedBy, replacedHow) and frameKey, a keyed hash of a note's subject and relation (`NoteFrame`)
+// that finds the notes a new one may supersede without decrypting the others. A data step after the
+// migrations (it needs the key) turns stored assistant turns into `reply` items and keys old notes.
 
 /// Counts and sizes, for `pclient memory stats`.
 public struct MemoryStats: Sendable, Equatable, Codable {
@@ -67,6 +71,7 @@ public final class MemoryStore: Sendable {
             throw MemoryError(.storage, "cannot open the memory store at \(path): \(error)", cause: error)
         }
         try checkKey()
+        try migrateContent()
     }
 
     static var migrator: DatabaseMigrator {
@@ -95,8 +100,41 @@ public final class MemoryStore: Sendable {
             // Document frequency per blind token, for dropping near-universal query terms.
             try db.execute(sql: "CREATE VIRTUAL TABLE item_fts_vocab USING fts5vocab(item_fts, row)")
         }
+        m.registerMigration("v3: time and replacement") { db in
+            try db.execute(sql: """
+                ALTER TABLE item ADD COLUMN validFrom REAL;
+                ALTER TABLE item ADD COLUMN validTo REAL;
+                ALTER TABLE item ADD COLUMN replacedBy INTEGER;
+                ALTER TABLE item ADD COLUMN replacedHow TEXT;
+                ALTER TABLE item ADD COLUMN frameKey TEXT;
+                CREATE INDEX item_frame ON item(frameKey) WHERE frameKey IS NOT NULL;
+                CREATE INDEX item_replacedBy ON item(replacedBy) WHERE replacedBy IS NOT NULL;
+                """)
+        }
         return m
     }
+
+    /// Content migrations that need the key, run once each (a sealed counter records the last):
+    /// 1. assistant turns stored as chat items become replies; notes get their frame key.
+    private func migrateContent() throws {
+        let done = try read { db in try counter(db, "content-version") }
+        guard done < 1 else { return }
+        try write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM item WHERE kind IN ('chat', 'note')")
+            for row in rows {
+                let item = try decode(row)
+                if item.kind == .chatTurn, item.content.role == "assistant" {
+                    try db.execute(sql: "UPDATE item SET kind = 'reply' WHERE id = ?", arguments: [item.id])
+                } else if item.kind == .note, let frame = NoteFrame(item.content.text) {
+                    try db.execute(sql: "UPDATE item SET frameKey = ? WHERE id = ?", arguments: [frameKey(frame), item.id])
+                }
+            }
+            try setCounter(db, "content-version", 1)
+        }
+    }
+
+    /// The keyed hash of a note's subject and relation.
+    func frameKey(_ frame: NoteFrame) -> String { index.token(for: "\u{1}frame " + frame.key) }
 
     // MARK: - Key check and meta values
 
@@ -150,7 +188,7 @@ public final class MemoryStore: Sendable {
 
     // MARK: - Sealing rows
 
-    private func contentAD(_ id: Int64, _ version: Int) -> RecordAD {
+    func contentAD(_ id: Int64, _ version: Int) -> RecordAD {
         RecordAD(table: "item", rowID: id, version: UInt32(version), column: "content")
     }
 
@@ -173,16 +211,21 @@ public final class MemoryStore: Sendable {
               let kind = ItemKind(rawValue: row["kind"]), let tier = Tier(rawValue: row["tier"]) else {
             throw MemoryError(.corrupt, "memory item \(id) holds data this version cannot read")
         }
+        let validFrom: Double? = row["validFrom"]
+        let validTo: Double? = row["validTo"]
+        let how: String? = row["replacedHow"]
         return MemoryItem(
             id: id, kind: kind, tier: tier,
             created: Date(timeIntervalSince1970: row["created"]),
             lastAccess: Date(timeIntervalSince1970: row["lastAccess"]),
-            accessCount: row["accessCount"], importance: row["importance"], content: content)
+            accessCount: row["accessCount"], importance: row["importance"], content: content,
+            validFrom: validFrom.map(Date.init(timeIntervalSince1970:)), validTo: validTo.map(Date.init(timeIntervalSince1970:)),
+            replacedBy: row["replacedBy"], replacement: how.flatMap(Replacement.init(rawValue:)))
     }
 
     /// The blind tokens of an item's searchable text, and a fingerprint of its kind and terms that
     /// recognises repeated items without plaintext (the tokens are keyed already).
-    private func blind(_ kind: ItemKind, _ content: ItemContent) -> (tokens: [String], fingerprint: Data) {
+    func blind(_ kind: ItemKind, _ content: ItemContent) -> (tokens: [String], fingerprint: Data) {
         let text = index.tokens(in: content.text)
         let output = index.tokens(in: content.output ?? "")
         let signature = kind.rawValue + "|" + text.joined(separator: " ") + "|" + output.joined(separator: " ")
@@ -193,63 +236,107 @@ public final class MemoryStore: Sendable {
 
     /// Stores new items (sealed) and returns their ids. An item identical to one already stored
     /// (same kind and terms) is not stored twice: the existing one is rehearsed instead (MaLP's
-    /// "repeated"), and its id returned.
+    /// "repeated"), and its id returned. A note closes the current notes it supersedes.
     @discardableResult
-    public func add(_ items: [NewItem]) throws -> [Int64] {
+    public func add(_ items: [NewItem]) throws -> [Int64] { try remember(items).map(\.id) }
+
+    /// `add`, saying for each item what happened: stored, or an existing one rehearsed, and which
+    /// current notes it superseded.
+    @discardableResult
+    public func remember(_ items: [NewItem]) throws -> [Remembered] {
         for item in items where !(0...1).contains(item.importance) {
             throw MemoryError(.badInput, "importance must be between 0 and 1, got \(item.importance)")
         }
         let now = clock().timeIntervalSince1970
         let encoder = JSONEncoder()
         let vectors = try embedder.map { try $0.embed(items.map(\.content.searchableText)) }
-        // The CPU work (terms, tokens, JSON) happens before the write transaction; sealing needs the row id.
-        let prepared = try items.map { item -> (tokens: String, fingerprint: Data, json: Data) in
+        // The CPU work (terms, tokens, JSON, frames) happens before the write transaction; sealing needs the row id.
+        let prepared = try items.map { item -> Prepared in
             let (tokens, fp) = blind(item.kind, item.content)
-            return (tokens.joined(separator: " "), fp, try encoder.encode(item.content))
+            let frame = item.kind == .note ? NoteFrame(item.content.text) : nil
+            return Prepared(tokens: tokens.joined(separator: " "), fingerprint: fp, json: try encoder.encode(item.content),
+                            frame: frame, frameKey: frame.map(frameKey))
         }
         var embedded: [(Int64, [Float])] = []
         var indexed: [(Int64, String)] = []
-        let ids: [Int64] = try write { db in
-            var next = (try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0) + 1
-            let find = try db.cachedStatement(sql: "SELECT id FROM item WHERE fingerprint = ? LIMIT 1")
-            let rehearse = try db.cachedStatement(sql: """
-                UPDATE item SET accessCount = accessCount + 1, lastAccess = ?, importance = MAX(importance, ?) WHERE id = ?
-                """)
-            let insertItem = try db.cachedStatement(sql: """
-                INSERT INTO item(id, kind, tier, created, lastAccess, accessCount, importance, version, fingerprint, content, embedding)
-                VALUES(?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
-                """)
-            let insertTokens = try db.cachedStatement(sql: "INSERT INTO item_fts(rowid, tokens) VALUES(?, ?)")
-            var ids: [Int64] = []
+        let results: [Remembered] = try write { db in
+            var results: [Remembered] = []
             for (index, item) in items.enumerated() {
-                let p = prepared[index]
-                if let existing = try Int64.fetchOne(find, arguments: [p.fingerprint]) {
-                    try rehearse.execute(arguments: [now, item.importance, existing])
-                    ids.append(existing)
-                    continue
+                let r = try insert(db, item, prepared[index], vector: vectors?[index], now: now)
+                if r.stored {
+                    if let v = vectors?[index] { embedded.append((r.id, v)) }
+                    indexed.append((r.id, prepared[index].tokens))
                 }
-                let id = next
-                next += 1
-                let tier: Tier = item.importance >= schedule.importanceThreshold && item.tier == .short ? .long : item.tier
-                let sealed = Data(sealer.seal(p.json, associatedData: contentAD(id, 1)))
-                let created = item.created?.timeIntervalSince1970 ?? now
-                let lastAccess = item.lastAccess?.timeIntervalSince1970 ?? created
-                var sealedVector: Data?
-                if let v = vectors?[index] {
-                    sealedVector = Data(sealer.seal(v.littleEndianBytes, associatedData: embeddingAD(id, 1)))
-                    embedded.append((id, v))
-                }
-                try insertItem.execute(arguments: [id, item.kind.rawValue, tier.rawValue, created, lastAccess,
-                                                   max(0, item.accessCount), item.importance, p.fingerprint, sealed, sealedVector])
-                try insertTokens.execute(arguments: [id, p.tokens])
-                indexed.append((id, p.tokens))
-                ids.append(id)
+                results.append(r)
             }
-            return ids
+            return results
         }
         for (id, v) in embedded { dense?.add(id, v) }
         for (id, tokens) in indexed { try lexical.add(id, tokens: tokens) }
-        return ids
+        return results
+    }
+
+    struct Prepared {
+        var tokens: String
+        var fingerprint: Data
+        var json: Data
+        var frame: NoteFrame?
+        var frameKey: String?
+    }
+
+    /// Inserts one prepared item in the open transaction (or rehearses its twin), then closes the
+    /// current notes it supersedes.
+    func insert(_ db: Database, _ item: NewItem, _ p: Prepared, vector: [Float]?, now: Double,
+                excluding: Set<Int64> = []) throws -> Remembered {
+        if let existing = try Int64.fetchOne(db, sql: "SELECT id FROM item WHERE fingerprint = ? LIMIT 1", arguments: [p.fingerprint]) {
+            try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ?, importance = MAX(importance, ?) WHERE id = ?",
+                           arguments: [now, item.importance, existing])
+            return Remembered(id: existing, stored: false, superseded: [])
+        }
+        let id = (try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0) + 1
+        let tier: Tier = item.importance >= schedule.importanceThreshold && item.tier == .short ? .long : item.tier
+        let sealed = Data(sealer.seal(p.json, associatedData: contentAD(id, 1)))
+        let created = item.created?.timeIntervalSince1970 ?? now
+        let lastAccess = item.lastAccess?.timeIntervalSince1970 ?? created
+        let validFrom = item.validFrom?.timeIntervalSince1970 ?? created
+        let sealedVector = vector.map { Data(sealer.seal($0.littleEndianBytes, associatedData: embeddingAD(id, 1))) }
+        try db.execute(sql: """
+            INSERT INTO item(id, kind, tier, created, lastAccess, accessCount, importance, version, fingerprint, content,
+                             embedding, validFrom, validTo, frameKey)
+            VALUES(?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, item.kind.rawValue, tier.rawValue, created, lastAccess, max(0, item.accessCount),
+                             item.importance, p.fingerprint, sealed, sealedVector, validFrom,
+                             item.validTo?.timeIntervalSince1970, p.frameKey])
+        try db.execute(sql: "INSERT INTO item_fts(rowid, tokens) VALUES(?, ?)", arguments: [id, p.tokens])
+        var superseded: [Int64] = []
+        if item.supersedesOlder, item.validTo == nil, let frame = p.frame, let key = p.frameKey {
+            superseded = try supersede(db, by: id, frame: frame, key: key, vector: vector, validFrom: validFrom, excluding: excluding)
+        }
+        return Remembered(id: id, stored: true, superseded: superseded)
+    }
+
+    /// Closes the current notes with the same frame key that `frame` supersedes. A vague frame ("I am
+    /// …") needs the embeddings to agree as well (cosine ≥ `schedule.supersessionSimilarity`).
+    private func supersede(_ db: Database, by id: Int64, frame: NoteFrame, key: String, vector: [Float]?,
+                           validFrom: Double, excluding: Set<Int64>) throws -> [Int64] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT * FROM item WHERE frameKey = ? AND kind = 'note' AND replacedBy IS NULL AND id != ? AND validFrom <= ?
+            """, arguments: [key, id, validFrom])
+        var closed: [Int64] = []
+        for row in rows {
+            let older = try decode(row)
+            guard !excluding.contains(older.id), let olderFrame = NoteFrame(older.content.text), frame.supersedes(olderFrame) else { continue }
+            if frame.isVague {
+                guard let vector, let sealed: Data = row["embedding"],
+                      let plain = try? sealer.open(sealed, associatedData: embeddingAD(older.id, row["version"])),
+                      let v = [Float](littleEndianBytes: plain), v.count == vector.count,
+                      Double(zip(v, vector).reduce(Float(0)) { $0 + $1.0 * $1.1 }) >= schedule.supersessionSimilarity else { continue }
+            }
+            try db.execute(sql: "UPDATE item SET validTo = ?, replacedBy = ?, replacedHow = ? WHERE id = ?",
+                           arguments: [validFrom, id, Replacement.superseded.rawValue, older.id])
+            closed.append(older.id)
+        }
+        return closed
     }
 
     @discardableResult
@@ -282,6 +369,12 @@ public final class MemoryStore: Sendable {
                 guard try Int64.fetchOne(db, sql: "SELECT id FROM item WHERE id = ?", arguments: [id]) != nil else {
                     throw MemoryError(.notFound, "there is no memory item \(id)")
                 }
+                // What it had replaced now points to its own replacement, if any; otherwise it stays
+                // replaced (by an item since forgotten): forgetting the newest fact does not revive an older one.
+                try db.execute(sql: """
+                    UPDATE item SET replacedBy = (SELECT replacedBy FROM item WHERE id = ?)
+                    WHERE replacedBy = ? AND (SELECT replacedBy FROM item WHERE id = ?) IS NOT NULL
+                    """, arguments: [id, id, id])
                 try db.execute(sql: "DELETE FROM item WHERE id = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM item_fts WHERE rowid = ?", arguments: [id])
             }
