@@ -154,6 +154,63 @@ import Vault
         #expect(warned.adapters.isEmpty && warned.warnings.contains { $0.contains("another base model") })
     }
 
+    func note(_ text: String) -> NewItem { NewItem(kind: .note, content: ItemContent(text: text, source: "test")) }
+
+    @Test func notesTrainWithDistillationAndAReplacedNoteRetrainsFromScratch() throws {
+        let home = try temporaryHome()
+        defer { cleanup(home) }
+        // Short-term notes count; a note without a frame has no questions and is left to retrieval.
+        let ids = try home.memory.add([note("My dog is called Biscuit."), note("I live in Lisbon."),
+                                       note("My daughter Emma is allergic to peanuts."), note("The wifi password is on the fridge.")])
+        let trainer = PersonalTrainer(home: home, generator: generator, baseModelSHA256: "tiny-base")
+        #expect(try trainer.trainingNotes().map(\.id) == Array(ids.prefix(3)))
+        let first = try trainer.train(quick)
+        #expect(first.outcome == .trained && !first.incremental && first.newItems == 0 && first.newNotes == 3)
+        // 3 + 3 + 3 questions, and as many general questions answered by the base model.
+        #expect(first.distillationExamples == 9 && first.examples == 18)
+        let meta = try #require(try PersonalAdapterStore(home: home).metadata())
+        #expect(meta.trainedNoteIDs == Array(ids.prefix(3)).sorted() && meta.trainedItemIDs.isEmpty)
+
+        // The base model's answers are cached sealed: no question text in the file, and a retraining
+        // from scratch reads them instead of answering again (the file is not rewritten).
+        let cachePath = PersonalAdapterStore(home: home).directory + "/distillation.sealed"
+        let cached = try Data(contentsOf: URL(fileURLWithPath: cachePath))
+        #expect(cached.range(of: Data("photosynthesis".utf8)) == nil && cached.range(of: Data("capital".utf8)) == nil)
+        var full = quick
+        full.full = true
+        #expect(try trainer.train(full).distillationExamples == 9)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: cachePath)) == cached)
+
+        #expect(try trainer.train(quick).outcome == .upToDate)
+        // A new note: incremental, one earlier note replayed, at least 8 distillation examples.
+        try home.memory.add(note("I work at Siemens."))
+        let added = try trainer.train(quick)
+        #expect(added.outcome == .trained && added.incremental && added.newNotes == 1)
+        #expect(added.distillationExamples == max(8, added.examples - added.distillationExamples))
+
+        // A trained note superseded ("now called Rex"): what the adapter learnt from it must go, so
+        // it retrains from scratch on the current notes.
+        try home.memory.add(note("My dog is now called Rex."))
+        #expect(try trainer.trainingNotes().count == 4)
+        let replaced = try trainer.train(quick)
+        #expect(replaced.outcome == .trained && !replaced.incremental && replaced.newNotes == 4)
+        #expect(replaced.note?.contains("retraining from scratch") == true)
+        #expect(try PersonalAdapterStore(home: home).metadata()?.trainedNoteIDs?.contains(ids[0]) == false)
+        // Forgotten, likewise.
+        try home.memory.forget([ids[1]])
+        #expect(try trainer.train(quick).incremental == false)
+    }
+
+    @Test func withNeitherBehaviourNorNotesThereIsNothingToTrainOn() throws {
+        let home = try temporaryHome()
+        defer { cleanup(home) }
+        try home.memory.add(NewItem(kind: .note, content: ItemContent(text: "The wifi password is on the fridge."), importance: 0.95))
+        let trainer = PersonalTrainer(home: home, generator: generator, baseModelSHA256: "tiny-base")
+        let error = #expect(throws: ClientError.self) { try trainer.train(quick) }
+        #expect(error?.message.contains("nothing to train on") == true)
+        #expect(error?.remedy?.contains("pclient remember") == true)
+    }
+
     @Test func retrievalAugmentedExamplesCarryOtherItemsAndASharedAdapterStaysFrozen() throws {
         let home = try temporaryHome()
         defer { cleanup(home) }
