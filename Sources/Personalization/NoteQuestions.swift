@@ -207,8 +207,15 @@ public enum NoteQuestions {
                                       "september", "october", "november", "december"]
     static let copulas: Set<String> = ["is", "are", "am", "was", "were"]
     static let auxiliaries: Set<String> = ["will", "can", "could", "would", "should", "must", "do", "does", "did", "had", "have", "need", "want"]
-    static let irregularPast: Set<String> = ["went", "bought", "got", "made", "saw", "met", "began", "became", "came", "took",
-                                             "gave", "ran", "won", "left", "grew", "wrote", "lost", "found", "sold", "flew", "drove"]
+    /// Irregular past forms (those that differ from the present): such a note tells of an event,
+    /// asked about only as "What did I tell you about …?".
+    static let irregularPast: Set<String> = [
+        "went", "bought", "brought", "caught", "taught", "thought", "fought", "got", "forgot", "made", "saw", "met", "began",
+        "became", "came", "took", "gave", "ran", "won", "left", "grew", "knew", "threw", "flew", "drew", "wrote", "rode",
+        "drove", "spoke", "broke", "woke", "chose", "lost", "found", "sold", "told", "held", "heard", "paid", "said", "lent",
+        "sent", "spent", "built", "felt", "kept", "slept", "meant", "ate", "drank", "swam", "sang", "fell", "sat", "stood",
+        "wore", "hid", "led", "fed", "did", "was", "were", "had",
+    ]
     static let stopWords: Set<String> = ["in", "at", "to", "for", "on", "from", "with", "of", "by", "and", "or", "but",
                                          "when", "since", "because", "every", "each", "last", "this", "that"]
 }

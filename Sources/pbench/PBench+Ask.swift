@@ -6,6 +6,7 @@ import Personalization
 import Randomness
 import Seal
 import Tensor
+import Tokenizer
 import Vault
 
 /// Time to first token of `pclient ask` over a home with many notes, with memory and without.
@@ -59,6 +60,12 @@ struct AskBench: ParsableCommand {
         var noMemoryTTFT: Double
         var memoryPromptTokens: Int
         var noMemoryPromptTokens: Int
+        /// Of the time to first token, the prompt's forward pass (the rest: opening the stores,
+        /// retrieval, the profile, assembling the prompt, and the first token's sampling).
+        var memoryPrefill: Double
+        var noMemoryPrefill: Double
+        /// Tokens of the profile summary in the prompt (0: none).
+        var profileTokens: Int
         /// The same search alone, on a store opened the same way (cold: fresh; warm: already searched).
         var retrieval: Double
     }
@@ -74,6 +81,9 @@ struct AskBench: ParsableCommand {
         var retrievalP90: Double
         var memoryPromptTokensMedian: Int
         var noMemoryPromptTokensMedian: Int
+        var memoryPrefillMedian: Double
+        var noMemoryPrefillMedian: Double
+        var profileTokensMedian: Int
         var samples: [Sample]
     }
 
@@ -128,8 +138,9 @@ struct AskBench: ParsableCommand {
         noMemory.useMemory = false
         noMemory.remember = false
 
-        /// Milliseconds from ask to the first non-empty text, and the prompt's tokens.
-        func firstToken(_ assistant: Assistant, _ question: String, _ options: AskOptions) throws -> (Double, Int) {
+        /// Milliseconds from ask to the first non-empty text, and what it took.
+        struct FirstToken { var ms: Double; var promptTokens: Int; var prefill: Double; var profileTokens: Int }
+        func firstToken(_ assistant: Assistant, _ question: String, _ options: AskOptions) throws -> FirstToken {
             let start = DispatchTime.now().uptimeNanoseconds
             var first: UInt64?
             let answer = try assistant.ask(question, options: options) { piece in
@@ -138,7 +149,10 @@ struct AskBench: ParsableCommand {
                 return false
             }
             assistant.resetSession()
-            return (Double((first ?? DispatchTime.now().uptimeNanoseconds) - start) / 1e6, answer.explanation.promptTokens)
+            let profile = answer.explanation.profile.map { generator.tokenizer.encode($0, parseSpecial: false).count } ?? 0
+            return FirstToken(ms: Double((first ?? DispatchTime.now().uptimeNanoseconds) - start) / 1e6,
+                              promptTokens: answer.explanation.promptTokens,
+                              prefill: (answer.generation?.promptSeconds ?? 0) * 1000, profileTokens: profile)
         }
         func open() throws -> (UnlockedHome, Assistant) {
             let home = try clientHome.unlock(passphrase: passphrase, embedder: sentenceEncoder)
@@ -167,20 +181,21 @@ struct AskBench: ParsableCommand {
                 _ = try firstToken(warm!.1, "Hello!", withMemory)   // loads the search indexes
             }
             for (question, isPersonal) in list {
-                let (mem, memTokens): (Double, Int)
-                let (plain, plainTokens): (Double, Int)
+                let mem: FirstToken, plain: FirstToken
                 let retrieval: Double
                 if let (home, assistant) = warm {
-                    (mem, memTokens) = try firstToken(assistant, question, withMemory)
-                    (plain, plainTokens) = try firstToken(assistant, question, noMemory)
+                    mem = try firstToken(assistant, question, withMemory)
+                    plain = try firstToken(assistant, question, noMemory)
                     retrieval = try search(home, question)
                 } else {
-                    (mem, memTokens) = try { let (_, a) = try open(); return try firstToken(a, question, withMemory) }()
-                    (plain, plainTokens) = try { let (_, a) = try open(); return try firstToken(a, question, noMemory) }()
+                    mem = try { let (_, a) = try open(); return try firstToken(a, question, withMemory) }()
+                    plain = try { let (_, a) = try open(); return try firstToken(a, question, noMemory) }()
                     retrieval = try { let (h, _) = try open(); return try search(h, question) }()
                 }
-                samples.append(Sample(question: question, personal: isPersonal, memoryTTFT: mem, noMemoryTTFT: plain,
-                                      memoryPromptTokens: memTokens, noMemoryPromptTokens: plainTokens, retrieval: retrieval))
+                samples.append(Sample(question: question, personal: isPersonal, memoryTTFT: mem.ms, noMemoryTTFT: plain.ms,
+                                      memoryPromptTokens: mem.promptTokens, noMemoryPromptTokens: plain.promptTokens,
+                                      memoryPrefill: mem.prefill, noMemoryPrefill: plain.prefill, profileTokens: mem.profileTokens,
+                                      retrieval: retrieval))
             }
             func percentile(_ v: [Double], _ p: Double) -> Double {
                 let s = v.sorted()
@@ -194,16 +209,25 @@ struct AskBench: ParsableCommand {
                 retrievalMedian: percentile(samples.map(\.retrieval), 0.5), retrievalP90: percentile(samples.map(\.retrieval), 0.9),
                 memoryPromptTokensMedian: Int(percentile(samples.map { Double($0.memoryPromptTokens) }, 0.5)),
                 noMemoryPromptTokensMedian: Int(percentile(samples.map { Double($0.noMemoryPromptTokens) }, 0.5)),
+                memoryPrefillMedian: percentile(samples.map(\.memoryPrefill), 0.5),
+                noMemoryPrefillMedian: percentile(samples.map(\.noMemoryPrefill), 0.5),
+                profileTokensMedian: Int(percentile(samples.map { Double($0.profileTokens) }, 0.5)),
                 samples: samples)
             summaries.append(summary)
             if !json {
                 print(String(format: "%@: TTFT with memory median %.0f ms, p90 %.0f ms; --no-memory median %.0f ms, p90 %.0f ms; difference of medians %+.0f ms",
                              variant, summary.memoryMedian, summary.memoryP90, summary.noMemoryMedian, summary.noMemoryP90, summary.differenceMedian))
-                print(String(format: "%@: retrieval alone median %.0f ms, p90 %.0f ms; prompt tokens median %d with memory, %d without",
-                             variant, summary.retrievalMedian, summary.retrievalP90, summary.memoryPromptTokensMedian, summary.noMemoryPromptTokensMedian))
+                print(String(format: "%@: prompt tokens median %d with memory (profile %d), %d without; their forward pass median %.0f ms and %.0f ms",
+                             variant, summary.memoryPromptTokensMedian, summary.profileTokensMedian, summary.noMemoryPromptTokensMedian,
+                             summary.memoryPrefillMedian, summary.noMemoryPrefillMedian))
+                print(String(format: "%@: the rest of the time to first token median %.0f ms with memory, %.0f ms without; retrieval alone median %.0f ms, p90 %.0f ms",
+                             variant, percentile(samples.map { $0.memoryTTFT - $0.memoryPrefill }, 0.5),
+                             percentile(samples.map { $0.noMemoryTTFT - $0.noMemoryPrefill }, 0.5), summary.retrievalMedian, summary.retrievalP90))
+                print("   TTFT memory / no memory, prefill memory / no memory, retrieval, prompt tokens, question (P personal, G general)")
                 for s in samples {
-                    print(String(format: "   %6.0f ms  %6.0f ms  %6.0f ms  %4d/%-4d tok  %@ %@", s.memoryTTFT, s.noMemoryTTFT, s.retrieval,
-                                 s.memoryPromptTokens, s.noMemoryPromptTokens, s.personal ? "P" : "G", s.question))
+                    print(String(format: "   %5.0f / %4.0f ms  %5.0f / %4.0f ms  %4.0f ms  %4d/%-4d tok  %@ %@", s.memoryTTFT, s.noMemoryTTFT,
+                                 s.memoryPrefill, s.noMemoryPrefill, s.retrieval, s.memoryPromptTokens, s.noMemoryPromptTokens,
+                                 s.personal ? "P" : "G", s.question))
                 }
             }
         }

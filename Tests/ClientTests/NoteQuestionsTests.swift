@@ -31,6 +31,9 @@ struct NoteQuestionsTests {
         let kyoto = NoteQuestions.pairs(for: "I visited Kyoto in 2019.")
         #expect(kyoto.map(\.question) == ["What did I tell you about Kyoto?"])
         #expect(kyoto.first?.answer == "You visited Kyoto in 2019.")
+        let lent = NoteQuestions.pairs(for: "I lent my bicycle to Ben last Friday.")
+        #expect(lent.map(\.question) == ["What did I tell you about my bicycle?"])
+        #expect(lent.first?.answer == "You lent your bicycle to Ben last Friday.")
     }
 
     @Test func aNoteWithoutAFrameGivesNoPairs() {
