@@ -210,16 +210,19 @@ extension MemoryStore {
                           coverage: coverage[r.id], relevance: r.relevance)
             }
         }
-        if rehearse, !hits.isEmpty {
-            let t = now.timeIntervalSince1970
-            try write { db in
-                for h in hits {
-                    try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ? WHERE id = ?",
-                                   arguments: [t, h.item.id])
-                }
+        if rehearse { try self.rehearse(hits.map(\.item.id)) }
+        return hits
+    }
+
+    /// Counts a use of each item (MaLP's rehearsal): access count and time updated.
+    public func rehearse(_ ids: [Int64]) throws {
+        guard !ids.isEmpty else { return }
+        let t = clock().timeIntervalSince1970
+        try write { db in
+            for id in ids {
+                try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ? WHERE id = ?", arguments: [t, id])
             }
         }
-        return hits
     }
 
     /// Rows in the store and the document frequency of each known token (unknown tokens absent).
