@@ -11,7 +11,7 @@ public enum NoteExtraction {
         sentences(message).compactMap { sentence in
             guard !sentence.hasSuffix("?"), let frame = NoteFrame(sentence) else { return nil }
             if requestVerbs.contains(frame.relation.first ?? "") { return nil }
-            if frame.value.allSatisfy({ vagueValues.contains($0) }) { return nil }
+            if vagueValues.contains(frame.value.first ?? "") { return nil }
             return withoutLeadIn(sentence)
         }
     }
