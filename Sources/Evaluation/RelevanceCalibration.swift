@@ -13,12 +13,15 @@ public struct RelevanceCalibration {
     /// One labelled pair's features.
     public struct Sample: Sendable {
         public var similarity: Double?
+        public var lead: Double
         public var coverage: Double
         public var selfReference: Bool
         public var relevant: Bool
         public var questionID: String
         public var user: String
         public var general: Bool
+        public var question: String
+        public var note: String
     }
 
     /// How a model does on a set of samples, question by question as retrieval uses it.
@@ -55,22 +58,22 @@ public struct RelevanceCalibration {
                                       importance: 0.9, created: day))
                 day += 86400
             }
-            var probe = RelevanceModel.calibrated
-            probe.threshold = 0
+            let probe = RelevanceModel.calibrated.withThreshold(0)
             for q in user.questions {
                 let hits = try store.search(q.text, limit: 1000, includeReplaced: true, relevance: probe, rehearse: false)
                 var seen: Set<String> = []
                 for h in hits {
                     seen.insert(h.item.content.text)
-                    out.append(Sample(similarity: h.similarity, coverage: h.coverage ?? 0, selfReference: RelevanceModel.refersToUser(q.text),
+                    out.append(Sample(similarity: h.similarity, lead: h.lead ?? 0, coverage: h.coverage ?? 0, selfReference: RelevanceModel.refersToUser(q.text),
                                       relevant: labels["\(user.id)|\(q.id)|\(h.item.content.text)"] ?? false,
-                                      questionID: q.id, user: user.id, general: q.kind == .general))
+                                      questionID: q.id, user: user.id, general: q.kind == .general, question: q.text,
+                                      note: h.item.content.text))
                 }
                 // Notes the search did not even find: features 0, and labelled all the same.
                 for note in user.notes where !seen.contains(note.text) {
-                    out.append(Sample(similarity: embedder == nil ? nil : 0, coverage: 0, selfReference: RelevanceModel.refersToUser(q.text),
+                    out.append(Sample(similarity: embedder == nil ? nil : 0, lead: -1, coverage: 0, selfReference: RelevanceModel.refersToUser(q.text),
                                       relevant: labels["\(user.id)|\(q.id)|\(note.text)"] ?? false,
-                                      questionID: q.id, user: user.id, general: q.kind == .general))
+                                      questionID: q.id, user: user.id, general: q.kind == .general, question: q.text, note: note.text))
                 }
             }
         }
@@ -78,10 +81,9 @@ public struct RelevanceCalibration {
     }
 
     /// Logistic regression on the samples: dense weights when they have a cosine, lexical-only otherwise.
-    public static func fit(_ samples: [Sample], l2: Double = 1e-3, iterations: Int = 50) -> [Double] {
-        let dense = samples.first?.similarity != nil
-        let rows: [[Double]] = samples.map { s in
-            dense ? [1, s.similarity ?? 0, s.coverage, s.selfReference ? 1 : 0] : [1, s.coverage, s.selfReference ? 1 : 0]
+    public static func fit(_ samples: [Sample], l2: Double = 1e-2, iterations: Int = 50) -> [Double] {
+        let rows: [[Double]] = samples.map {
+            RelevanceModel.features(similarity: $0.similarity, lead: $0.lead, coverage: $0.coverage, selfReference: $0.selfReference)
         }
         let y = samples.map { $0.relevant ? 1.0 : 0.0 }
         let d = rows.first?.count ?? 0
@@ -105,17 +107,16 @@ public struct RelevanceCalibration {
         return w
     }
 
-    /// The lowest threshold (in steps of 0.01) at which no general question of `samples` retrieves
-    /// anything, or 0.5 if that is lower.
-    public static func threshold(for model: RelevanceModel, _ samples: [Sample]) -> Double {
-        var t = 0.5
-        while t < 0.99 {
-            var m = model
-            m.threshold = t
-            if evaluate(m, samples).generalWithMemory == 0 { return t }
-            t += 0.01
+    /// The threshold (0.05…0.99 in steps of 0.01) that finds the most personal questions' notes while
+    /// letting memory into at most `generalBudget` of the general questions.
+    public static func threshold(for model: RelevanceModel, _ samples: [Sample], generalBudget: Double = 0.01) -> Double {
+        var best = (t: 0.99, found: -1.0)
+        for step in 5...99 {
+            let t = Double(step) / 100
+            let r = evaluate(model.withThreshold(t), samples)
+            if r.generalWithMemory <= generalBudget, r.personalFound > best.found { best = (t, r.personalFound) }
         }
-        return t
+        return best.t
     }
 
     public static func evaluate(_ model: RelevanceModel, _ samples: [Sample]) -> Report {
@@ -124,7 +125,7 @@ public struct RelevanceCalibration {
         var generalQuestions: Set<String> = [], generalHit: Set<String> = []
         for s in samples {
             let key = s.user + "|" + s.questionID
-            let pass = model.probability(similarity: s.similarity, coverage: s.coverage, selfReference: s.selfReference) >= model.threshold
+            let pass = model.accepts(similarity: s.similarity, lead: s.lead, coverage: s.coverage, selfReference: s.selfReference)
             if pass && s.relevant { tp += 1 } else if pass { fp += 1 } else if s.relevant { fn += 1 }
             if s.general {
                 generalQuestions.insert(key)

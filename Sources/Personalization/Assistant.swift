@@ -225,18 +225,18 @@ public final class Assistant: @unchecked Sendable {
                 .filter { !own.contains($0.item.id) }.prefix(options.k)
                 .map { RetrievedMemory(item: $0.item, score: $0.score) }
         case .relevant(let model):
-            var everything = model
-            everything.threshold = 0
+            let everything = model.withThreshold(0)
             let hits = try memory.search(question, limit: options.k + own.count + 4, tiers: options.tiers, kinds: options.kinds,
                                          includeReplaced: true, relevance: everything, rehearse: false)
                 .filter { !own.contains($0.item.id) }
             var used = 0
             let out = hits.map { hit -> RetrievedMemory in
-                var r = RetrievedMemory(item: hit.item, score: hit.score, relevance: hit.relevance, threshold: model.threshold)
+                let threshold = model.threshold(dense: hit.similarity != nil)
+                var r = RetrievedMemory(item: hit.item, score: hit.score, relevance: hit.relevance, threshold: threshold)
                 if let by = hit.item.replacedBy {
                     r.included = false
                     r.leftOut = hit.item.replacement == .edited ? "edited since (#\(by))" : "superseded by #\(by)"
-                } else if (hit.relevance ?? 0) < model.threshold {
+                } else if (hit.relevance ?? 0) < threshold {
                     r.included = false
                     r.leftOut = "not relevant enough"
                 } else if used >= options.k {

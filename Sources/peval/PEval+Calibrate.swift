@@ -25,6 +25,12 @@ extension PEval.QA {
         var encoder: String?
         @Flag(name: .customLong("no-encoder"), help: "Calibrate the BM25-only model (no sentence encoder).")
         var noEncoder = false
+        @Option(help: "Print this many of the fitted model's misses on the test split (relevant pairs left out, irrelevant ones let in).")
+        var misses: Int = 0
+        @Flag(name: .customLong("misses-on-tune"), help: "Print the misses on the tune split instead.")
+        var missesOnTune = false
+        @Option(help: "Use this threshold instead of the chosen one (to study the trade-off).")
+        var threshold: Double?
 
         func run() async throws {
             let embedder: SentenceEncoder? = noEncoder ? nil
@@ -35,13 +41,25 @@ extension PEval.QA {
             let weights = RelevanceCalibration.fit(tune)
             var fitted = RelevanceModel.calibrated
             if noEncoder { fitted.lexicalOnly = weights } else { fitted.dense = weights }
-            fitted.threshold = RelevanceCalibration.threshold(for: fitted, tune)
-            print("fitted \(noEncoder ? "lexical-only" : "dense") weights (bias, \(noEncoder ? "" : "cosine, ")coverage, first person): "
+            let chosen = threshold ?? RelevanceCalibration.threshold(for: fitted, tune)
+            if noEncoder { fitted.lexicalThreshold = chosen } else { fitted.denseThreshold = chosen }
+            print("fitted \(noEncoder ? "lexical-only" : "dense") weights (bias, \(noEncoder ? "" : "cosine, lead, ")coverage; the same for first-person questions): "
                   + weights.map { String(format: "%.3f", $0) }.joined(separator: ", ")
-                  + String(format: "; threshold %.2f (the lowest at which no tune general question gets a memory)", fitted.threshold))
+                  + String(format: "; threshold %.2f (the most personal notes found with memory for at most 1 percent of tune general questions)", chosen))
             print("")
             print("| model | split | pairs | precision | recall | personal questions with their note | general questions with any memory |")
             print("|---|---|---|---|---|---|---|")
+            if misses > 0 {
+                let wrong = (missesOnTune ? tune : test).filter { s in
+                    fitted.accepts(similarity: s.similarity, lead: s.lead, coverage: s.coverage, selfReference: s.selfReference) != s.relevant
+                }
+                for s in wrong.prefix(misses) {
+                    print(String(format: "%@ p=%.2f cos=%.2f lead=%.2f cov=%.2f  %@  ←  %@", s.relevant ? "missed " : "let in ",
+                                 fitted.probability(similarity: s.similarity, lead: s.lead, coverage: s.coverage, selfReference: s.selfReference),
+                                 s.similarity ?? -1, s.lead, s.coverage, s.question, s.note))
+                }
+                print("")
+            }
             for (name, model) in [("fitted", fitted), ("built-in", RelevanceModel.calibrated)] {
                 for (split, samples) in [("tune", tune), ("test", test)] {
                     let r = RelevanceCalibration.evaluate(model, samples)

@@ -13,7 +13,7 @@ extension PEval {
             changed fact only the new value is right) and general ones (memory must not spoil them). \
             Users come from the tune or the test split, which share no wording, question or value.
             """,
-            subcommands: [Synth.self, Run.self])
+            subcommands: [Synth.self, Run.self, Calibrate.self])
     }
 }
 

@@ -155,7 +155,7 @@ import Testing
         let model = RelevanceModel.calibrated
         let personal = try store.search("What is my gym locker code?", limit: 4, relevance: model, rehearse: false)
         #expect(personal.map(\.item.content.text) == ["My gym locker code is 4817."])
-        #expect(personal[0].relevance! >= model.threshold && personal[0].coverage == 1)
+        #expect(personal[0].relevance! >= model.lexicalThreshold && personal[0].coverage == 1)
         #expect(try store.search("What is the capital of France?", limit: 4, relevance: model, rehearse: false).isEmpty)
         #expect(RelevanceModel.refersToUser("Where do I work?") && !RelevanceModel.refersToUser("Where is Munich?"))
     }
