@@ -264,6 +264,15 @@ enum QACatalogue {
         tune("Which country produces the most coffee?", ["Brazil"], ["coffee-order"]),
         tune("How many months are in a year?", ["twelve", "12"], ["partner-birthday"]),
         tune("How long is a football match in minutes?", ["90", "ninety"], ["football-team"]),
+        // In the first person but about nothing the user told: memory must stay out of these too.
+        tune("How do I boil an egg?", ["water"]),
+        tune("What should I wear when it is raining?", ["umbrella", "raincoat", "jacket", "coat"]),
+        tune("How can I make my tea sweeter?", ["sugar", "honey"], ["coffee-order"]),
+        tune("What do I need to make pancakes?", ["flour", "eggs", "milk"], ["favourite-food"]),
+        tune("Which planet do I live on?", ["Earth"], ["home-city"]),
+        tune("How many fingers do I have on one hand?", ["five", "5"]),
+        tune("What should I drink when I am thirsty?", ["water"]),
+        tune("How can I get to sleep more easily?", ["bed", "sleep", "routine", "caffeine"]),
 
         test("What is the capital of Italy?", ["Rome"], ["home-city"]),
         test("What is the capital of Japan?", ["Tokyo"]),
@@ -295,5 +304,13 @@ enum QACatalogue {
         test("What is the chemical formula of water?", ["H2O"]),
         test("In which country are the pyramids of Giza?", ["Egypt"]),
         test("How many strings does a standard guitar have?", ["six", "6"], ["instrument"]),
+        test("How do I make a cup of tea?", ["water", "kettle", "tea bag"]),
+        test("What can I use to cut paper?", ["scissors"]),
+        test("What do I need to brush my teeth?", ["toothbrush", "toothpaste"], ["dentist"]),
+        test("How can I stay warm in winter?", ["coat", "layers", "jacket", "warm clothes", "sweater"]),
+        test("What should I put on my skin in strong sun?", ["sunscreen", "sunblock"]),
+        test("How many eyes do I have?", ["two", "2"]),
+        test("What do I use to unlock a door?", ["key"], ["bike-lock"]),
+        test("How do I make toast?", ["bread", "toaster"], ["favourite-food"]),
     ]
 }

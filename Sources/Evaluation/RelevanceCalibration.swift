@@ -16,6 +16,7 @@ public struct RelevanceCalibration {
         public var lead: Double
         public var coverage: Double
         public var selfReference: Bool
+        public var asksAdvice: Bool
         public var relevant: Bool
         public var questionID: String
         public var user: String
@@ -65,6 +66,7 @@ public struct RelevanceCalibration {
                 for h in hits {
                     seen.insert(h.item.content.text)
                     out.append(Sample(similarity: h.similarity, lead: h.lead ?? 0, coverage: h.coverage ?? 0, selfReference: RelevanceModel.refersToUser(q.text),
+                                      asksAdvice: RelevanceModel.asksAdvice(q.text),
                                       relevant: labels["\(user.id)|\(q.id)|\(h.item.content.text)"] ?? false,
                                       questionID: q.id, user: user.id, general: q.kind == .general, question: q.text,
                                       note: h.item.content.text))
@@ -72,6 +74,7 @@ public struct RelevanceCalibration {
                 // Notes the search did not even find: features 0, and labelled all the same.
                 for note in user.notes where !seen.contains(note.text) {
                     out.append(Sample(similarity: embedder == nil ? nil : 0, lead: -1, coverage: 0, selfReference: RelevanceModel.refersToUser(q.text),
+                                      asksAdvice: RelevanceModel.asksAdvice(q.text),
                                       relevant: labels["\(user.id)|\(q.id)|\(note.text)"] ?? false,
                                       questionID: q.id, user: user.id, general: q.kind == .general, question: q.text, note: note.text))
                 }
@@ -83,7 +86,8 @@ public struct RelevanceCalibration {
     /// Logistic regression on the samples: dense weights when they have a cosine, lexical-only otherwise.
     public static func fit(_ samples: [Sample], l2: Double = 1e-2, iterations: Int = 50) -> [Double] {
         let rows: [[Double]] = samples.map {
-            RelevanceModel.features(similarity: $0.similarity, lead: $0.lead, coverage: $0.coverage, selfReference: $0.selfReference)
+            RelevanceModel.features(similarity: $0.similarity, lead: $0.lead, coverage: $0.coverage, selfReference: $0.selfReference,
+                                    asksAdvice: $0.asksAdvice)
         }
         let y = samples.map { $0.relevant ? 1.0 : 0.0 }
         let d = rows.first?.count ?? 0
@@ -125,7 +129,8 @@ public struct RelevanceCalibration {
         var generalQuestions: Set<String> = [], generalHit: Set<String> = []
         for s in samples {
             let key = s.user + "|" + s.questionID
-            let pass = model.accepts(similarity: s.similarity, lead: s.lead, coverage: s.coverage, selfReference: s.selfReference)
+            let pass = model.accepts(similarity: s.similarity, lead: s.lead, coverage: s.coverage, selfReference: s.selfReference,
+                                     asksAdvice: s.asksAdvice)
             if pass && s.relevant { tp += 1 } else if pass { fp += 1 } else if s.relevant { fn += 1 }
             if s.general {
                 generalQuestions.insert(key)

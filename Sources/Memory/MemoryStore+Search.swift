@@ -192,7 +192,7 @@ extension MemoryStore {
             let ids = ranked.map(\.id)
             if let queryVector, let dense { similarity = dense.similarities(of: ids, to: queryVector) }
             coverage = try termCoverage(of: ids, queryTokens: queryTokens, statistics: statistics)
-            let selfReference = RelevanceModel.refersToUser(query)
+            let selfReference = RelevanceModel.refersToUser(query), advice = RelevanceModel.asksAdvice(query)
             // The lead is over the best *current* other candidate: a replaced note is near its replacement
             // and would otherwise take the lead away from it.
             let current = similarity.filter { replaced[$0.key] != true }
@@ -203,7 +203,7 @@ extension MemoryStore {
             }
             ranked = ranked.compactMap { r in
                 let p = relevance.probability(similarity: similarity[r.id].map(Double.init), lead: lead[r.id] ?? 0,
-                                              coverage: coverage[r.id] ?? 0, selfReference: selfReference)
+                                              coverage: coverage[r.id] ?? 0, selfReference: selfReference, asksAdvice: advice)
                 return p >= relevance.threshold(dense: similarity[r.id] != nil) ? (r.id, r.score, p) : nil
             }
             ranked.sort { $0.relevance! > $1.relevance! || ($0.relevance! == $1.relevance! && $0.id < $1.id) }

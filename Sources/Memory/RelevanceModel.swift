@@ -29,8 +29,9 @@ public struct RelevanceModel: Sendable, Codable, Equatable {
     public func threshold(dense: Bool) -> Double { dense ? denseThreshold : lexicalThreshold }
 
     /// Whether an item with these features is used.
-    public func accepts(similarity: Double?, lead: Double = 0, coverage: Double, selfReference: Bool) -> Bool {
-        probability(similarity: similarity, lead: lead, coverage: coverage, selfReference: selfReference) >= threshold(dense: similarity != nil)
+    public func accepts(similarity: Double?, lead: Double = 0, coverage: Double, selfReference: Bool, asksAdvice: Bool = false) -> Bool {
+        probability(similarity: similarity, lead: lead, coverage: coverage, selfReference: selfReference, asksAdvice: asksAdvice)
+            >= threshold(dense: similarity != nil)
     }
 
     /// This model with both thresholds set to `t` (0 keeps every candidate, with its probability).
@@ -41,29 +42,42 @@ public struct RelevanceModel: Sendable, Codable, Equatable {
         return m
     }
 
-    /// Fitted by `peval qa calibrate --users 30` on the tune split (30 users, 15,300 labelled pairs): on
-    /// the test split's users, 96.7 % of personal questions find their note and no general question
-    /// gets a memory (docs/personalization.md). Both weight sets share the one threshold's meaning but
-    /// not its value, so each carries its own.
+    /// Fitted by `peval qa calibrate --users 30` on the tune split (30 users, labelled (question, note)
+    /// pairs; 1 % of its general questions allowed a memory): on the test split's users, 93.8 % of
+    /// personal questions find their note and 4.3 % of general questions get one (the hard ones:
+    /// "What do I use to unlock a door?" beside a bike-lock code) — docs/personalization.md. Each
+    /// weight set has its own threshold.
     public static let calibrated = RelevanceModel(
-        dense: [-14.788, 20.899, -1.694, 18.551, 11.522, -11.000, 21.473, -16.826], denseThreshold: 0.27,
-        lexicalOnly: [-7.563, 24.167, 3.963, -11.411], lexicalThreshold: 0.20)
+        dense: [-14.227, 20.626, -0.494, 18.099, 9.471, -7.365, 18.373, -16.768, -2.889], denseThreshold: 0.49,
+        lexicalOnly: [-7.347, 23.834, 3.693, -10.960, -0.477], lexicalThreshold: 0.22)
 
     /// The probability that an item with these features is relevant.
     /// - Parameter lead: the cosine minus the best cosine of the other candidates (negative unless it is the nearest).
-    public func probability(similarity: Double?, lead: Double = 0, coverage: Double, selfReference: Bool) -> Double {
-        let x = Self.features(similarity: similarity, lead: lead, coverage: coverage, selfReference: selfReference)
+    public func probability(similarity: Double?, lead: Double = 0, coverage: Double, selfReference: Bool,
+                            asksAdvice: Bool = false) -> Double {
+        let x = Self.features(similarity: similarity, lead: lead, coverage: coverage, selfReference: selfReference, asksAdvice: asksAdvice)
         let w = similarity == nil ? lexicalOnly : dense
         return 1 / (1 + exp(-zip(w, x).reduce(0) { $0 + $1.0 * $1.1 }))
     }
 
     /// The regression's inputs, in the order of `dense` (or `lexicalOnly` without a cosine).
-    public static func features(similarity: Double?, lead: Double, coverage: Double, selfReference: Bool) -> [Double] {
+    public static func features(similarity: Double?, lead: Double, coverage: Double, selfReference: Bool,
+                                asksAdvice: Bool = false) -> [Double] {
         let s = selfReference ? 1.0 : 0.0
+        let a = selfReference && asksAdvice ? 1.0 : 0.0
         if let similarity {
-            return [1, similarity, lead, coverage, s, s * similarity, s * lead, s * coverage]
+            return [1, similarity, lead, coverage, s, s * similarity, s * lead, s * coverage, a]
         }
-        return [1, coverage, s, s * coverage]
+        return [1, coverage, s, s * coverage, a]
+    }
+
+    /// Whether `question` asks for advice or a method ("How do I…", "What should I…", "Can I…") rather
+    /// than for something about the user ("Where do I live?"); such questions rarely need a note.
+    public static func asksAdvice(_ question: String) -> Bool {
+        let words = BlindIndex.terms(in: question)
+        if !Set(words).isDisjoint(with: ["should", "can", "could", "would", "need", "best", "way", "tips", "help", "recommend"]) { return true }
+        guard words.first == "how", words.count > 1 else { return false }
+        return !["old", "many", "much", "long", "tall", "far", "often"].contains(words[1])
     }
 
     /// Whether `question` speaks of the user (first person singular: "my", "I", "me", "mine", "myself"; "our"

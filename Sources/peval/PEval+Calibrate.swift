@@ -43,7 +43,7 @@ extension PEval.QA {
             if noEncoder { fitted.lexicalOnly = weights } else { fitted.dense = weights }
             let chosen = threshold ?? RelevanceCalibration.threshold(for: fitted, tune)
             if noEncoder { fitted.lexicalThreshold = chosen } else { fitted.denseThreshold = chosen }
-            print("fitted \(noEncoder ? "lexical-only" : "dense") weights (bias, \(noEncoder ? "" : "cosine, lead, ")coverage; the same for first-person questions): "
+            print("fitted \(noEncoder ? "lexical-only" : "dense") weights (bias, \(noEncoder ? "" : "cosine, lead, ")coverage; the same for first-person questions; first-person advice): "
                   + weights.map { String(format: "%.3f", $0) }.joined(separator: ", ")
                   + String(format: "; threshold %.2f (the most personal notes found with memory for at most 1 percent of tune general questions)", chosen))
             print("")
@@ -51,11 +51,13 @@ extension PEval.QA {
             print("|---|---|---|---|---|---|---|")
             if misses > 0 {
                 let wrong = (missesOnTune ? tune : test).filter { s in
-                    fitted.accepts(similarity: s.similarity, lead: s.lead, coverage: s.coverage, selfReference: s.selfReference) != s.relevant
+                    fitted.accepts(similarity: s.similarity, lead: s.lead, coverage: s.coverage, selfReference: s.selfReference,
+                                   asksAdvice: s.asksAdvice) != s.relevant
                 }
                 for s in wrong.prefix(misses) {
                     print(String(format: "%@ p=%.2f cos=%.2f lead=%.2f cov=%.2f  %@  ←  %@", s.relevant ? "missed " : "let in ",
-                                 fitted.probability(similarity: s.similarity, lead: s.lead, coverage: s.coverage, selfReference: s.selfReference),
+                                 fitted.probability(similarity: s.similarity, lead: s.lead, coverage: s.coverage, selfReference: s.selfReference,
+                                                    asksAdvice: s.asksAdvice),
                                  s.similarity ?? -1, s.lead, s.coverage, s.question, s.note))
                 }
                 print("")
