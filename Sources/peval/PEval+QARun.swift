@@ -134,7 +134,7 @@ extension PEval.QA {
             let all = users.flatMap(\.questions)
             let personal = all.filter { $0.kind == .personal }
             FileHandle.standardError.write(Data("""
-                \(users.count) \(split.rawValue) users (seed \(shape.seed)): \(personal.count) personal questions \
+                \(users.count) \(split.rawValue) user\(users.count == 1 ? "" : "s") (seed \(shape.seed)): \(personal.count) personal questions \
                 (\(personal.filter(\.isAboutReplacedFact).count) about replaced facts), \(all.count - personal.count) general \
                 (\(all.filter(\.related).count) related to a note); methods \(runner.methods.map(\.rawValue).joined(separator: ", "))
 
@@ -144,7 +144,7 @@ extension PEval.QA {
             if chosen.contains(where: { $0 == .memory || $0 == .memoryAdapter }) {
                 settings += "; memory methods: k \(k), profile summary \(noProfile ? "off" : "on")"
             }
-            print("\(users.count) \(split.rawValue) users, seed \(shape.seed); " + settings + "\n")
+            print("\(users.count) \(split.rawValue) user\(users.count == 1 ? "" : "s"), seed \(shape.seed); " + settings + "\n")
             print(report.table(), terminator: "")
             if let answers {
                 let e = JSONEncoder()
