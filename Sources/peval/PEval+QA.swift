@@ -36,7 +36,7 @@ extension PEval.QA {
 
         @OptionGroup var shape: QAUserShape
 
-        @Option(help: "The split the users are drawn from: tune (for calibrating) or test (for reporting).", transform: parseSplit)
+        @Option(help: "The split the users are drawn from: tune (for calibrating; the default) or test (for reporting).", transform: parseSplit)
         var split: QASplit = .tune
 
         @Option(help: "The JSON file to write.")

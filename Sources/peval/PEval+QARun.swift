@@ -51,7 +51,7 @@ extension PEval.QA {
 
         @OptionGroup var shape: QAUserShape
 
-        @Option(help: "The split the users are drawn from: test (for reporting) or tune (for calibrating).", transform: parseSplit)
+        @Option(help: "The split the users are drawn from: test (for reporting; the default) or tune (for calibrating).", transform: parseSplit)
         var split: QASplit = .test
 
         @Option(help: "Comma-separated methods: none, memory, memory+adapter, nearest.")
