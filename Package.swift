@@ -132,7 +132,7 @@ let package = Package(
                            "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EvaluationTests", dependencies: ["Diagnostics", "TestModels", "Evaluation", "Personalization", "Memory", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "EvaluationTests", dependencies: ["Diagnostics", "TestModels", "Evaluation", "Personalization", "Vault", "Memory", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["CoordinatorCore", "CoordinatorServer", "Federation", "Seal",

@@ -92,6 +92,10 @@ public struct QAAnswer: Codable, Sendable, Equatable {
     public var outdated: String?
     public var judgement: QAJudgement
     public var seconds: Double
+    /// The notes the answer's prompt held (for nearest: the note given as the answer).
+    public var retrieved: [String]?
+    /// The profile summary the answer's prompt held.
+    public var profile: String?
 
     public init(method: String, user: String, question: QAQuestion, answer: String, judgement: QAJudgement, seconds: Double) {
         self.method = method

@@ -34,41 +34,20 @@ extension PEval.QA {
             no other; a general question to none. The same options give byte-identical files.
             """)
 
-        @Option(help: "How many users.")
-        var users: Int = 6
+        @OptionGroup var shape: QAUserShape
 
-        @Option(help: "The random seed: the same seed gives the same file.")
-        var seed: UInt64 = 1
-
-        @Option(help: "The split the users are drawn from: tune (for calibrating) or test (for reporting).", transform: parseSplit)
+        @Option(help: "The split the users are drawn from: tune (for calibrating; the default) or test (for reporting).", transform: parseSplit)
         var split: QASplit = .tune
-
-        @Option(help: "Facts per user.")
-        var facts: Int = 12
-
-        @Option(help: "Facts per user replaced by a later note.")
-        var replaced: Int = 3
-
-        @Option(help: "General questions per user.")
-        var general: Int = 10
 
         @Option(help: "The JSON file to write.")
         var out: String
 
-        func validate() throws {
-            guard users >= 1 else { throw ValidationError("Please give --users of at least 1.") }
-            guard facts >= 1, replaced >= 0, replaced <= facts, general >= 0 else {
-                throw ValidationError("Please give --facts ≥ 1, --replaced between 0 and --facts, and --general ≥ 0.")
-            }
-        }
-
         func run() async throws {
-            let synth = try QAUsers(split: split, users: users, seed: seed, factsPerUser: facts, replacedPerUser: replaced,
-                                    generalPerUser: general, relatedGeneralPerUser: min(4, general))
+            let synth = try shape.generator(split)
             try synth.write(to: out)
             let set = synth.dataset()
             let questions = set.users.reduce(0) { $0 + $1.questions.count }
-            print("wrote \(users) \(split.rawValue) users (\(questions) questions, \(set.relevancePairs.count) relevance pairs, \(set.relevancePairs.filter(\.relevant).count) relevant) to \(out)")
+            print("wrote \(shape.users) \(split.rawValue) users (\(questions) questions, \(set.relevancePairs.count) relevance pairs, \(set.relevancePairs.filter(\.relevant).count) relevant) to \(out)")
         }
     }
 }
