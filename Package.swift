@@ -110,7 +110,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pbench",
-            dependencies: ["Personalization", "Transport", "LLM", "Tuning", "GGUF", "Tensor", "Memory", "Seal", "CoordinatorCore", "Federation", "Randomness",
+            dependencies: ["Personalization", "Vault", "Transport", "LLM", "Tuning", "GGUF", "Tensor", "Memory", "Seal", "CoordinatorCore", "Federation", "Randomness",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings

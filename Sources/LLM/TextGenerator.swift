@@ -75,7 +75,7 @@ public final class TextGenerator: Sendable {
         var logits = try session.forward(prompt)
         let t1 = DispatchTime.now().uptimeNanoseconds
         while ids.count < maxTokens {
-            let id = sampler.next(logits: logits, history: history)
+            let id = sampler.next(logits: logits, history: history, generated: ids)
             ids.append(id)
             history.append(id)
             if stopAtEndOfGeneration && endOfGeneration.contains(id) {

@@ -39,7 +39,12 @@ public struct PersonalTrainingSummary: Sendable {
     public var incremental: Bool
     /// Long-term behaviour items not trained on before.
     public var newItems: Int
+    /// Current notes not trained on before.
+    public var newNotes: Int = 0
+    /// All examples: behaviour items, note questions and distillation examples.
     public var examples: Int
+    /// Of `examples`, the general questions with the base model's own answers (none without notes).
+    public var distillationExamples: Int = 0
     public var steps: Int
     public var firstLoss: Double?
     public var lastLoss: Double?
@@ -52,14 +57,20 @@ public struct PersonalTrainingSummary: Sendable {
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
 }
 
-/// Trains the personal adapter (an ordinary LoRA, A and B) on the home's long-term memory: each
-/// behaviour item becomes (prompt = its input as a user turn, target = the user's own output), on
-/// top of the frozen shared adapter when one exists, and seals it in the home.
+/// Trains the personal adapter (an ordinary LoRA, A and B) on the home's memory, on top of the frozen
+/// shared adapter when one exists, and seals it in the home:
+/// - each long-term behaviour item becomes (prompt = its input as a user turn, target = the user's
+///   own output);
+/// - each current note (short- or long-term) the rules read (`NoteFrame`) becomes two or three
+///   questions answered from its own words (`NoteQuestions`);
+/// - with notes, as many general questions as note questions (at least 8) answered by the base
+///   model itself (`DistillationPrompts`), so the adapter keeps answering other questions as the base
+///   model did instead of answering a note to everything.
 ///
-/// Incremental: only when long-term memory holds behaviour items not trained on before does it
-/// train, continuing from the saved adapter on the new items plus as many earlier ones replayed
-/// (so the adapter does not forget them). `full`, another base model, other LoRA settings or another
-/// shared adapter retrain from scratch on everything.
+/// Incremental: only when there are behaviour items or notes not trained on before does it train,
+/// continuing from the saved adapter on the new ones plus as many earlier ones replayed (so the
+/// adapter does not forget them). `full`, another base model, other LoRA settings, another shared
+/// adapter, or a note trained on that is no longer current retrain from scratch on everything.
 public final class PersonalTrainer {
     public let home: UnlockedHome
     public let generator: TextGenerator
@@ -81,11 +92,19 @@ public final class PersonalTrainer {
         try home.memory.trainingSet().filter { $0.kind == .behaviour && !($0.content.output ?? "").isEmpty }
     }
 
+    /// The current notes (short- and long-term) the adapter learns from, oldest first: those with
+    /// questions to ask about them (see `NoteQuestions`).
+    public func trainingNotes() throws -> [MemoryItem] {
+        try home.memory.list(tiers: [.short, .long], kind: .note, limit: Int.max / 2).reversed()
+            .filter { $0.isCurrent && !NoteQuestions.pairs(for: $0.content.text).isEmpty }
+    }
+
     /// Trains when there is something new (or `options.full`), reporting every optimizer step.
     public func train(_ options: PersonalTrainingOptions, onStep: (StepReport) -> Void = { _ in }) throws -> PersonalTrainingSummary {
         let start = Date()
         let config = generator.model.config
         let items = try trainingItems()
+        let notes = try trainingNotes()
         let store = PersonalAdapterStore(home: home)
         let shared = try sharedAdapter?(config)
         shared?.training = .frozen
@@ -107,24 +126,46 @@ public final class PersonalTrainer {
                 previous = saved
             }
         }
+        if let saved = previous {
+            let current = Set(notes.map(\.id))
+            if saved.metadata.trainedNoteIDs?.contains(where: { !current.contains($0) }) == true {
+                // An adapter cannot be told to forget one fact: training on the other notes would
+                // leave the old answer in its weights. Starting again from zero drops it.
+                note = "a note trained on before was replaced, edited or forgotten: retraining from scratch so the adapter no longer answers it"
+                previous = nil
+            }
+        }
         let trained = Set(previous?.metadata.trainedItemIDs ?? [])
+        let trainedNotes = Set(previous?.metadata.trainedNoteIDs ?? [])
         let fresh = items.filter { !trained.contains($0.id) }
-        if previous != nil, fresh.isEmpty {
+        let freshNotes = notes.filter { !trainedNotes.contains($0.id) }
+        if previous != nil, fresh.isEmpty, freshNotes.isEmpty {
             return PersonalTrainingSummary(outcome: .upToDate, incremental: true, newItems: 0, examples: 0, steps: 0,
                                            firstLoss: nil, lastLoss: nil, seconds: Date().timeIntervalSince(start), tokens: 0,
                                            usedSharedAdapter: shared != nil, note: nil)
         }
-        guard !items.isEmpty else {
-            throw ClientError(.badInput, "long-term memory holds no behaviour items (an input and your own output) to train on: import some with `pclient memory import`, or let memory consolidate")
+        guard !items.isEmpty || !notes.isEmpty else {
+            throw ClientError(.badInput, "there is nothing to train on: long-term memory holds no behaviour items (an input and your own output), and memory holds no note read as a fact about you (\"My dog is called Biscuit.\")",
+                              remedy: "import behaviour with `pclient memory import`, tell it facts with `pclient remember`, or let memory consolidate")
         }
         var chosen = fresh
+        var chosenNotes = freshNotes
         if previous != nil {
-            // Replay as many earlier items as there are new ones (a seeded pick).
+            // Replay as many earlier items (and notes) as there are new ones (a seeded pick).
             var rng = SplitMix64(seed: options.seed ^ UInt64(items.count))
             let earlier = items.filter { trained.contains($0.id) }.shuffled(using: &rng)
             chosen += earlier.prefix(fresh.count)
+            var noteRNG = SplitMix64(seed: options.seed ^ UInt64(notes.count) ^ 0x6E6F7465)
+            let earlierNotes = notes.filter { trainedNotes.contains($0.id) }.shuffled(using: &noteRNG)
+            chosenNotes += earlierNotes.prefix(freshNotes.count)
         }
-        let examples = try chosen.map { try example($0, options: options) }
+        var examples = try chosen.map { try example($0, options: options) }
+        let questions = try chosenNotes.flatMap { try noteExamples($0, options: options) }
+        var distilled: [TrainingExample] = []
+        if !questions.isEmpty {
+            distilled = try distillationExamples(count: max(Self.minimumDistillationExamples, questions.count), options: options)
+        }
+        examples += questions + distilled
 
         let adapter = try previous?.adapter ?? LoRAAdapter(config: loraConfig, model: config, seed: options.seed)
         adapter.training = .full
@@ -145,10 +186,12 @@ public final class PersonalTrainer {
             targets: loraConfig.targets.map(\.rawValue),
             trainedItemIDs: Array(trained.union(fresh.map(\.id))).sorted(), sharedAdapterFingerprint: sharedPrint,
             ragK: options.ragK, trainedAt: ISO8601DateFormatter().string(from: Date()),
-            trainings: (previous?.metadata.trainings ?? 0) + 1, lastLoss: reports.last?.loss)
+            trainings: (previous?.metadata.trainings ?? 0) + 1, lastLoss: reports.last?.loss,
+            trainedNoteIDs: notes.isEmpty && trainedNotes.isEmpty ? nil : Array(trainedNotes.union(freshNotes.map(\.id))).sorted())
         try store.save(adapter, metadata: metadata, model: config)
         return PersonalTrainingSummary(
-            outcome: .trained, incremental: previous != nil, newItems: fresh.count, examples: examples.count,
+            outcome: .trained, incremental: previous != nil, newItems: fresh.count, newNotes: freshNotes.count,
+            examples: examples.count, distillationExamples: distilled.count,
             steps: reports.count, firstLoss: reports.first?.loss, lastLoss: reports.last?.loss,
             seconds: Date().timeIntervalSince(start), tokens: reports.reduce(0) { $0 + $1.tokens },
             usedSharedAdapter: shared != nil, note: note)

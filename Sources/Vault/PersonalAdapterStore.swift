@@ -22,9 +22,13 @@ public struct PersonalAdapterMetadata: Codable, Sendable, Equatable {
     public var trainedAt: String
     public var trainings: Int
     public var lastLoss: Double?
+    /// The notes trained on so far (ids, no content); nil when none ever were (and in files written
+    /// before notes were trained on).
+    public var trainedNoteIDs: [Int64]?
 
     public init(baseModelSHA256: String, rank: Int, alpha: Float, targets: [String], trainedItemIDs: [Int64],
-                sharedAdapterFingerprint: String?, ragK: Int, trainedAt: String, trainings: Int, lastLoss: Double?) {
+                sharedAdapterFingerprint: String?, ragK: Int, trainedAt: String, trainings: Int, lastLoss: Double?,
+                trainedNoteIDs: [Int64]? = nil) {
         self.baseModelSHA256 = baseModelSHA256
         self.rank = rank
         self.alpha = alpha
@@ -35,6 +39,7 @@ public struct PersonalAdapterMetadata: Codable, Sendable, Equatable {
         self.trainedAt = trainedAt
         self.trainings = trainings
         self.lastLoss = lastLoss
+        self.trainedNoteIDs = trainedNoteIDs
     }
 }
 

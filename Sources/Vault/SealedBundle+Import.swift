@@ -97,6 +97,7 @@ extension SealedBundle {
                 report.notInstalled.append("personal adapter (this home has its own; it was kept)")
             } else {
                 bundled.metadata.trainedItemIDs = Array(Set(bundled.metadata.trainedItemIDs.map { ids[Int($0)] })).sorted()
+                bundled.metadata.trainedNoteIDs = bundled.metadata.trainedNoteIDs.map { Array(Set($0.map { ids[Int($0)] })).sorted() }
                 try adapters.saveParts(metadata: bundled.metadata, config: bundled.config, weights: bundled.safetensors)
                 report.installed.append("personal adapter")
             }

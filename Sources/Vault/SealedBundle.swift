@@ -33,7 +33,7 @@ public struct BundleManifest: Codable, Sendable, Equatable {
 }
 
 /// The personal adapter as a bundle carries it: PEFT's two files and our metadata, whose
-/// `trainedItemIDs` are line numbers (0-based) of the bundle's memory.jsonl.
+/// `trainedItemIDs` and `trainedNoteIDs` are line numbers (0-based) of the bundle's memory.jsonl.
 public struct BundledPersonalAdapter: Sendable {
     public var metadata: PersonalAdapterMetadata
     public var config: [UInt8]
@@ -140,6 +140,7 @@ public enum SealedBundle {
             let parts = try adapters.openParts()
             var metadata = parts.metadata
             metadata.trainedItemIDs = metadata.trainedItemIDs.compactMap { lineOf[$0].map(Int64.init) }.sorted()
+            metadata.trainedNoteIDs = metadata.trainedNoteIDs?.compactMap { lineOf[$0].map(Int64.init) }.sorted()
             entries += [(adapterMetadataEntry, Array(try encoder.encode(metadata))),
                         (adapterConfigEntry, parts.config), (adapterWeightsEntry, parts.weights)]
         }
@@ -326,7 +327,7 @@ public enum SealedBundle {
             guard let metadata = try? JSONDecoder().decode(PersonalAdapterMetadata.self, from: Data(metaBytes)) else {
                 throw ClientError(.corrupt, "the bundle's personal adapter metadata cannot be read")
             }
-            guard metadata.trainedItemIDs.allSatisfy({ $0 >= 0 && $0 < lines }) else {
+            guard (metadata.trainedItemIDs + (metadata.trainedNoteIDs ?? [])).allSatisfy({ $0 >= 0 && $0 < lines }) else {
                 throw ClientError(.corrupt, "the bundle's personal adapter names memory lines the bundle does not have")
             }
             try checkPEFT(config: config, safetensors: weights, metadata: metadata)

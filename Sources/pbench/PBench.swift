@@ -8,7 +8,7 @@ struct PBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pbench",
         abstract: "Measure the runtime: prints figures, asserts nothing.",
-        subcommands: [GenerateBench.self, MemoryBench.self, TrainBench.self, GEMMBench.self, AggregateBench.self]
+        subcommands: [GenerateBench.self, MemoryBench.self, AskBench.self, TrainBench.self, GEMMBench.self, AggregateBench.self]
     )
 }
 

@@ -20,20 +20,26 @@ extension PClient {
         var ignoreEOS = false
         @Flag(help: "Print prompt and decode speed after the text (on stderr).")
         var stats = false
+        @Option(name: .customLong("no-repeat-ngram"),
+                help: "Never repeat an n-gram of this many generated tokens (0: off; answers use \(SamplingParameters.answerNoRepeatNgram)).")
+        var noRepeatNgram = 0
 
         @Argument(help: "The prompt text.")
         var prompt: String
 
         func validate() throws {
             guard n > 0 else { throw ValidationError("Please give -n above 0.") }
+            guard noRepeatNgram >= 0 else { throw ValidationError("Please give a --no-repeat-ngram of 0 (off) or more.") }
             if prompt.isEmpty { throw ValidationError("Please give a prompt: the text is empty.") }
         }
 
         func run() throws {
             let (generator, adapters) = try modelOptions.loadGenerator()
             let promptIDs = generator.tokenizer.encode(prompt, parseSpecial: true)
+            var parameters = sampling.parameters
+            parameters.noRepeatNgram = noRepeatNgram
             let result = try generator.generate(
-                prompt: promptIDs, maxTokens: n, sampling: sampling.parameters, adapters: adapters,
+                prompt: promptIDs, maxTokens: n, sampling: parameters, adapters: adapters,
                 stopAtEndOfGeneration: !ignoreEOS
             ) { _, piece in
                 if !ids { streamOut(piece) }

@@ -11,7 +11,7 @@ import Vault
 extension PClient {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Train your personal adapter on long-term memory (incremental; sealed in your home).",
+            abstract: "Train your personal adapter on long-term memory and your notes (incremental; sealed in your home).",
             discussion: """
                 Trains only when long-term memory holds behaviour items (an input and your own output) \
                 not trained on before, continuing from the saved adapter; --full retrains from scratch. \
@@ -65,10 +65,12 @@ extension PClient {
             if let n = s.note { note(n) }
             switch s.outcome {
             case .upToDate:
-                print("The personal adapter is up to date: no new long-term behaviour items since the last training (use --full to retrain).")
+                print("The personal adapter is up to date: no new long-term behaviour items or notes since the last training (use --full to retrain).")
             case .trained:
-                print(String(format: "%@ on %d example(s) (%d new item(s)%@): %d steps, loss %.4f → %.4f, %.0f tok/s, %.1f s.",
-                             s.incremental ? "Continued training" : "Trained", s.examples, s.newItems,
+                let notes = s.newNotes == 0 ? "" : String(format: ", %d new note(s), %d general question(s) answered as the base model does",
+                                                           s.newNotes, s.distillationExamples)
+                print(String(format: "%@ on %d example(s) (%d new item(s)%@%@): %d steps, loss %.4f → %.4f, %.0f tok/s, %.1f s.",
+                             s.incremental ? "Continued training" : "Trained", s.examples, s.newItems, notes,
                              s.usedSharedAdapter ? ", on top of the shared adapter" : "",
                              s.steps, s.firstLoss ?? 0, s.lastLoss ?? 0, s.tokensPerSecond, s.seconds))
                 print("Sealed in \(PersonalAdapterStore(home: home).path)")
@@ -95,7 +97,7 @@ extension PClient.AdapterCommand {
                 return
             }
             print("rank \(m.rank), alpha \(m.alpha), targets \(m.targets.joined(separator: ",")), retrieval k \(m.ragK)")
-            print("trained \(m.trainings) time(s), last \(m.trainedAt), on \(m.trainedItemIDs.count) long-term item(s); last loss \(m.lastLoss.map { String(format: "%.4f", $0) } ?? "–")")
+            print("trained \(m.trainings) time(s), last \(m.trainedAt), on \(m.trainedItemIDs.count) long-term item(s) and \(m.trainedNoteIDs?.count ?? 0) note(s); last loss \(m.lastLoss.map { String(format: "%.4f", $0) } ?? "–")")
             print("base model SHA-256 \(m.baseModelSHA256)\(m.sharedAdapterFingerprint == nil ? "" : "; on top of the shared adapter")")
         }
     }

@@ -70,6 +70,56 @@ struct SamplerTests {
         #expect(s.next(logits: logits, history: [1]) == 5)
     }
 
+    @Test func bannedTokensFollowEveryEarlierOccurrenceOfTheLastNMinusOneTokens() {
+        // Last bigram prefix [7]: 7 was followed by 1 and by 2 earlier, so both are banned for n = 2.
+        #expect(Sampler.bannedTokens(generated: [7, 1, 3, 7, 2, 7], n: 2) == [1, 2])
+        // n = 3, last two tokens [3, 7]: followed once, by 2.
+        #expect(Sampler.bannedTokens(generated: [7, 1, 3, 7, 2, 3, 7], n: 3) == [2])
+        #expect(Sampler.bannedTokens(generated: [7, 1, 3, 7, 2, 3, 7], n: 4).isEmpty)
+        #expect(Sampler.bannedTokens(generated: [4, 4, 5], n: 1) == [4, 5])
+        #expect(Sampler.bannedTokens(generated: [7, 7, 7], n: 0).isEmpty)
+        #expect(Sampler.bannedTokens(generated: [7], n: 2).isEmpty)
+    }
+
+    @Test func aBannedNgramIsNeverCompletedGreedyOrSampled() {
+        var greedy = SamplingParameters.greedy
+        greedy.noRepeatNgram = 2
+        var s = Sampler(greedy)
+        // Token 1 is the argmax, but [0, 1] was generated and the last token is 0: 5 wins.
+        #expect(s.next(logits: logits, history: [0, 1, 0], generated: [0, 1, 0]) == 5)
+
+        var sampled = SamplingParameters()
+        sampled.temperature = 2
+        sampled.topK = 0; sampled.topP = 1; sampled.minP = 0; sampled.repetitionPenalty = 1
+        sampled.noRepeatNgram = 2
+        var t = Sampler(sampled)
+        let draws = (0..<500).map { _ in t.next(logits: logits, history: [0, 1, 0], generated: [0, 1, 0]) }
+        #expect(!draws.contains(1))
+        #expect(Set(draws).count == logits.count - 1)
+    }
+
+    @Test func theNgramsOfThePromptDoNotCount() {
+        var p = SamplingParameters.greedy
+        p.noRepeatNgram = 2
+        var s = Sampler(p)
+        // [0, 1] is in the history (the prompt) but not among the generated tokens.
+        #expect(s.next(logits: logits, history: [0, 1, 0], generated: [0]) == 1)
+    }
+
+    @Test func noRepeatNgramZeroChangesNothing() {
+        var p = SamplingParameters()
+        p.temperature = 1
+        var a = Sampler(p), b = Sampler(p)
+        let generated = [1, 1, 1, 5, 1, 5, 1]
+        let da = (0..<200).map { _ in a.next(logits: logits, history: generated) }
+        let db = (0..<200).map { _ in b.next(logits: logits, history: generated, generated: generated) }
+        #expect(da == db)
+        var g = Sampler(.greedy)
+        #expect(g.next(logits: logits, history: generated, generated: generated) == 1)
+        #expect(SamplingParameters.answer.noRepeatNgram == SamplingParameters.answerNoRepeatNgram)
+        #expect(SamplingParameters.answer.isGreedy && SamplingParameters.greedy.noRepeatNgram == 0)
+    }
+
     @Test func topCandidatesMatchesAFullSort() {
         var rng = Xoshiro256(seed: 7)
         let big = (0..<5000).map { _ in Float(rng.nextDouble() * 10 - 5) }

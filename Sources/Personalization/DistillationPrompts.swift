@@ -1,0 +1,48 @@
+/// Plain general requests the personal adapter also trains on, with the base model's own answers
+/// as targets (self-distillation): trained on notes alone, a small adapter learns that every
+/// question is answered with a fact about the user; these examples hold the rest of its answers
+/// where the base model had them. Nothing personal, nothing that a note could answer.
+public enum DistillationPrompts {
+    public static let all: [String] = [
+        "What is the capital of France?",
+        "Give me a tip for sleeping better.",
+        "Explain photosynthesis in one sentence.",
+        "What is the boiling point of water?",
+        "How many days are in a leap year?",
+        "Name three primary colors.",
+        "What is the largest planet in our solar system?",
+        "Give me a quick idea for breakfast.",
+        "How do I make a cup of tea?",
+        "What does a thermometer measure?",
+        "Translate 'thank you' into Spanish.",
+        "Who wrote Romeo and Juliet?",
+        "What is 12 times 12?",
+        "Suggest a name for a bakery.",
+        "Why is the sky blue?",
+        "What is the opposite of 'ancient'?",
+        "How can I stay focused while studying?",
+        "Write a short greeting for a birthday card.",
+        "What is the chemical symbol for gold?",
+        "Give me one tip for saving money.",
+        "What do bees make?",
+        "How many continents are there?",
+        "What is a synonym for 'happy'?",
+        "Explain what a noun is.",
+        "What is the freezing point of water in Fahrenheit?",
+        "Give me a simple stretching exercise.",
+        "What language is spoken in Brazil?",
+        "How do plants get water?",
+        "What is the tallest mountain in the world?",
+        "Tell me a fun fact about octopuses.",
+        "What is the main ingredient of guacamole?",
+        "How do I boil an egg?",
+        "What is the speed of light?",
+        "Recommend a hobby for a rainy day.",
+        "What does DNA stand for?",
+        "Explain gravity to a child.",
+        "How many legs does a spider have?",
+        "What is the capital of Japan?",
+        "Give me a tip for writing a good email.",
+        "What causes rain?",
+    ]
+}
