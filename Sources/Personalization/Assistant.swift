@@ -53,7 +53,7 @@ public struct AskOptions: Sendable {
     /// The `source` of remembered turns ("ask", "chat", …).
     public var source = "ask"
     public var maxTokens = 256
-    public var sampling: SamplingParameters = .answers
+    public var sampling: SamplingParameters = .answer
     /// When given, the answer is the most probable of these strings (see `ConstrainedChoice`).
     public var choices: [String]?
     /// Prompt tokens allowed; default: the assistant's context window minus `maxTokens`.
@@ -74,10 +74,6 @@ public struct AskOptions: Sendable {
     }
 }
 
-extension SamplingParameters {
-    /// Greedy, for answers: what small models do best.
-    public static var answers: SamplingParameters { .greedy }
-}
 
 /// Which memories, profile and adapters shaped an answer. It holds the user's own memory text: show
 /// it only to them.
