@@ -132,14 +132,14 @@ let package = Package(
                            "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EvaluationTests", dependencies: ["Diagnostics", "TestModels", "Evaluation", "Personalization", "Memory", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "EvaluationTests", dependencies: ["Diagnostics", "TestModels", "Evaluation", "Personalization", "Vault", "Memory", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["CoordinatorCore", "CoordinatorServer", "Federation", "Seal",
                            .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "MemoryTests", dependencies: ["Diagnostics", "Memory", "Seal", "CKernels", "Randomness"], swiftSettings: swiftSettings),
+        .testTarget(name: "MemoryTests", dependencies: ["Diagnostics", "Memory", "Seal", "CKernels", "Randomness", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         .testTarget(name: "TuningTests", dependencies: ["Diagnostics", "TestModels", "Tuning", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),
         .testTarget(name: "FederationTests", dependencies: ["Diagnostics", "Federation", "Seal", "CMask", "CSodium"], swiftSettings: swiftSettings),
         .testTarget(name: "LLMTests", dependencies: ["Diagnostics", "TestModels", "LLM", "Tensor", "QuantFormat", "GGUF", "Tokenizer"], exclude: ["Vectors"], swiftSettings: swiftSettings),

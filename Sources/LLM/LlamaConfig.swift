@@ -19,6 +19,10 @@ public struct LlamaConfig: Sendable, Equatable {
     public var vocabularySize: Int      // 49152       rows of token_embd.weight
 
     public var qDim: Int { headCount * headDim }
+    /// Weights of the model, about (embeddings counted once: SmolLM2 ties them to the output).
+    public var parameterCount: Int {
+        vocabularySize * dim + blockCount * (2 * dim * qDim + 2 * dim * kvDim + 3 * dim * ffnDim + 2 * dim) + dim
+    }
     public var kvDim: Int { kvHeadCount * headDim }
     public var groupSize: Int { headCount / kvHeadCount }
 

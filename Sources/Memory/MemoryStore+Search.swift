@@ -15,17 +15,20 @@ public struct SearchHit: Sendable, Equatable {
     public var bm25: Double
     /// Cosine of the query's and the item's embeddings (nil without an encoder or when not computed).
     public var similarity: Double?
+    /// The cosine minus the best other candidate's (computed when relevance is asked).
+    public var lead: Double?
     /// The share of the query's term weight the item holds (computed when relevance is asked).
     public var coverage: Double?
     /// The calibrated probability that the item is relevant (when asked).
     public var relevance: Double?
 
-    public init(item: MemoryItem, score: Double, bm25: Double, similarity: Double? = nil, coverage: Double? = nil,
-                relevance: Double? = nil) {
+    public init(item: MemoryItem, score: Double, bm25: Double, similarity: Double? = nil, lead: Double? = nil,
+                coverage: Double? = nil, relevance: Double? = nil) {
         self.item = item
         self.score = score
         self.bm25 = bm25
         self.similarity = similarity
+        self.lead = lead
         self.coverage = coverage
         self.relevance = relevance
     }
@@ -165,8 +168,11 @@ extension MemoryStore {
         let tierNames = Set(tiers.map(\.rawValue))
         let kindNames = Set((kinds ?? Set(ItemKind.allCases).subtracting([.reply])).map(\.rawValue))
         var metadata: [Int64: (lastAccess: Double, importance: Double)] = [:]
+        var replaced: [Int64: Bool] = [:]
         for row in meta where tierNames.contains(row["tier"]) && kindNames.contains(row["kind"]) {
-            if !includeReplaced, (row["replacedBy"] as Int64?) != nil { continue }
+            let isReplaced = (row["replacedBy"] as Int64?) != nil
+            if !includeReplaced, isReplaced { continue }
+            replaced[row["id"]] = isReplaced
             metadata[row["id"]] = (row["lastAccess"], row["importance"])
         }
         let lexical = lexicalHits.map(\.id).filter { metadata[$0] != nil }
@@ -181,15 +187,24 @@ extension MemoryStore {
         // Relevance: each candidate's calibrated probability from its cosine and term coverage.
         var similarity: [Int64: Float] = [:]
         var coverage: [Int64: Double] = [:]
+        var lead: [Int64: Double] = [:]
         if let relevance, !ranked.isEmpty {
             let ids = ranked.map(\.id)
             if let queryVector, let dense { similarity = dense.similarities(of: ids, to: queryVector) }
             coverage = try termCoverage(of: ids, queryTokens: queryTokens, statistics: statistics)
-            let selfReference = RelevanceModel.refersToUser(query)
+            let selfReference = RelevanceModel.refersToUser(query), advice = RelevanceModel.asksAdvice(query)
+            // The lead is over the best *current* other candidate: a replaced note is near its replacement
+            // and would otherwise take the lead away from it.
+            let current = similarity.filter { replaced[$0.key] != true }
+            for r in ranked {
+                guard let c = similarity[r.id] else { continue }
+                let best = current.filter { $0.key != r.id }.values.max() ?? 0
+                lead[r.id] = Double(c) - Double(best)
+            }
             ranked = ranked.compactMap { r in
-                let p = relevance.probability(similarity: similarity[r.id].map(Double.init), coverage: coverage[r.id] ?? 0,
-                                              selfReference: selfReference)
-                return p >= relevance.threshold ? (r.id, r.score, p) : nil
+                let p = relevance.probability(similarity: similarity[r.id].map(Double.init), lead: lead[r.id] ?? 0,
+                                              coverage: coverage[r.id] ?? 0, selfReference: selfReference, asksAdvice: advice)
+                return p >= relevance.threshold(dense: similarity[r.id] != nil) ? (r.id, r.score, p) : nil
             }
             ranked.sort { $0.relevance! > $1.relevance! || ($0.relevance! == $1.relevance! && $0.id < $1.id) }
         } else {
@@ -207,19 +222,22 @@ extension MemoryStore {
         let hits = ranked.compactMap { r in
             items[r.id].map {
                 SearchHit(item: $0, score: r.score, bm25: bm25[r.id] ?? 0, similarity: similarity[r.id].map(Double.init),
-                          coverage: coverage[r.id], relevance: r.relevance)
+                          lead: lead[r.id], coverage: coverage[r.id], relevance: r.relevance)
             }
         }
-        if rehearse, !hits.isEmpty {
-            let t = now.timeIntervalSince1970
-            try write { db in
-                for h in hits {
-                    try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ? WHERE id = ?",
-                                   arguments: [t, h.item.id])
-                }
-            }
-        }
+        if rehearse { try self.rehearse(hits.map(\.item.id)) }
         return hits
+    }
+
+    /// Counts a use of each item (MaLP's rehearsal): access count and time updated.
+    public func rehearse(_ ids: [Int64]) throws {
+        guard !ids.isEmpty else { return }
+        let t = clock().timeIntervalSince1970
+        try write { db in
+            for id in ids {
+                try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ? WHERE id = ?", arguments: [t, id])
+            }
+        }
     }
 
     /// Rows in the store and the document frequency of each known token (unknown tokens absent).

@@ -18,24 +18,42 @@ public enum UnusableAdapterPolicy: Sendable {
 /// none (no memory, no profile, no adapters), rag (k), pag (profile), oppu (adapters, k = 0),
 /// oppu+rag, malp (tiers + adapter, turns remembered), fed (shared + personal adapters).
 public struct AskOptions: Sendable {
-    /// Memories retrieved (hybrid BM25 + dense search over `tiers`); 0 retrieves none.
+    /// How memories are chosen for the prompt.
+    public enum Retrieval: Sendable {
+        /// Only memories the relevance model accepts (at most `k`): an unrelated question retrieves
+        /// nothing, and its prompt is the no-memory prompt.
+        case relevant(RelevanceModel)
+        /// The `k` best whatever their relevance (OPPU's retrieval for LaMP tasks, whose questions are
+        /// always about the user's history).
+        case topK
+    }
+
+    /// Memories retrieved at most (hybrid BM25 + dense search over `tiers`); 0 retrieves none.
     public var k = 4
     public var tiers: Set<Tier> = [.short, .long]
+    public var retrieval: Retrieval = .relevant(.calibrated)
+    /// What retrieval may return: notes and behaviour by default. Conversation turns are working
+    /// memory of their own session, and the assistant's replies are never facts about the user.
+    public var kinds: Set<ItemKind> = ItemKind.retrievable
     /// Use the memory store at all: retrieval, profile, and remembering the turn.
     public var useMemory = true
-    /// OPPU's profile summary (PAG), written from long-term memory and cached sealed.
+    /// OPPU's profile summary (PAG), written from long-term memory and cached sealed, for models of
+    /// at least `profileMinimumParameters`: a small model's summary is generic ("The user's preference
+    /// is for technology…") and leaks into unrelated answers (docs/personalization.md).
     public var useProfile = true
+    public var profileMinimumParameters = 1_000_000_000
     /// Attach the shared and personal adapters (when they exist).
     public var useAdapters = true
     /// Earlier turns of this session go into the prompt (working memory).
     public var useWorkingMemory = true
-    /// Store the question and answer as chat turns in short-term memory and record the interaction
-    /// (MaLP's schedule then consolidates and refreshes).
+    /// Store the question and answer as a chat turn and a reply in short-term memory, each statement the
+    /// user makes about themselves ("My dog is called Biscuit.") as a note in their own words, and record
+    /// the interaction (MaLP's schedule then consolidates and refreshes).
     public var remember = true
     /// The `source` of remembered turns ("ask", "chat", …).
     public var source = "ask"
     public var maxTokens = 256
-    public var sampling: SamplingParameters = .greedy
+    public var sampling: SamplingParameters = .answer
     /// When given, the answer is the most probable of these strings (see `ConstrainedChoice`).
     public var choices: [String]?
     /// Prompt tokens allowed; default: the assistant's context window minus `maxTokens`.
@@ -56,6 +74,7 @@ public struct AskOptions: Sendable {
     }
 }
 
+
 /// Which memories, profile and adapters shaped an answer. It holds the user's own memory text: show
 /// it only to them.
 public struct AnswerExplanation: Sendable {
@@ -70,6 +89,8 @@ public struct AnswerExplanation: Sendable {
     /// What made this answer worse than asked (an adapter left out): shown with every answer, not
     /// only when the explanation is asked for.
     public var warnings: [String]
+    /// Notes taken from what the user said about themselves in the question (and what they superseded).
+    public var learned: [Remembered] = []
 }
 
 public struct AssistantAnswer: Sendable {
@@ -190,6 +211,43 @@ public final class Assistant: @unchecked Sendable {
         return loaded
     }
 
+    /// The memories for `question`: with `.relevant`, every candidate the search found (up to k + 4)
+    /// with its relevance, those below the threshold or replaced since marked left out; only the used
+    /// ones are rehearsed.
+    func retrieve(_ question: String, from memory: MemoryStore, options: AskOptions, excluding own: Set<Int64>) throws -> [RetrievedMemory] {
+        switch options.retrieval {
+        case .topK:
+            return try memory.search(question, limit: options.k + own.count, tiers: options.tiers, kinds: options.kinds)
+                .filter { !own.contains($0.item.id) }.prefix(options.k)
+                .map { RetrievedMemory(item: $0.item, score: $0.score) }
+        case .relevant(let model):
+            let everything = model.withThreshold(0)
+            let hits = try memory.search(question, limit: options.k + own.count + 4, tiers: options.tiers, kinds: options.kinds,
+                                         includeReplaced: true, relevance: everything, rehearse: false)
+                .filter { !own.contains($0.item.id) }
+            var used = 0
+            let out = hits.map { hit -> RetrievedMemory in
+                let threshold = model.threshold(dense: hit.similarity != nil)
+                var r = RetrievedMemory(item: hit.item, score: hit.score, relevance: hit.relevance, threshold: threshold)
+                if let by = hit.item.replacedBy {
+                    r.included = false
+                    r.leftOut = hit.item.replacement == .edited ? "edited since (#\(by))" : "superseded by #\(by)"
+                } else if (hit.relevance ?? 0) < threshold {
+                    r.included = false
+                    r.leftOut = "not relevant enough"
+                } else if used >= options.k {
+                    r.included = false
+                    r.leftOut = "beyond k = \(options.k)"
+                } else {
+                    used += 1
+                }
+                return r
+            }
+            try memory.rehearse(out.filter(\.included).map(\.item.id))
+            return out
+        }
+    }
+
     /// Answers `question` in the assistant's default conversation (one question at a time), streaming
     /// generated text to `onToken` (return false to stop).
     public func ask(_ question: String, options: AskOptions = AskOptions(),
@@ -233,17 +291,15 @@ public final class Assistant: @unchecked Sendable {
 
         // Profile (written with the base and shared adapter only, not the personal one).
         var profile: String?
-        if let home, memory != nil, options.useProfile {
+        if let home, memory != nil, options.useProfile, generator.model.config.parameterCount >= options.profileMinimumParameters {
             profile = try ProfileStore(home: home).current(generator: generator, style: style, adapters: base)?.summary.text
         }
 
-        // Retrieval, the conversation's own turns excluded (they are in the prompt already).
+        // Retrieval: the relevant current notes and behaviour (the conversation's own turns are in the
+        // prompt already). Candidates below the threshold or replaced since are kept for the explanation.
         var candidates: [RetrievedMemory] = []
         if let memory, options.k > 0 {
-            let own = conversation.storedItemIDs
-            candidates = try memory.search(question, limit: options.k + own.count, tiers: options.tiers)
-                .filter { !own.contains($0.item.id) }.prefix(options.k)
-                .map { RetrievedMemory(item: $0.item, score: $0.score) }
+            candidates = try retrieve(question, from: memory, options: options, excluding: conversation.storedItemIDs)
         }
         let answerRoom = options.choices == nil ? options.maxTokens : 64
         let budget = min(options.promptBudget ?? contextWindow - answerRoom, contextWindow - answerRoom)
@@ -279,18 +335,26 @@ public final class Assistant: @unchecked Sendable {
             let capacity = home?.memory.schedule.workingCapacity ?? 50
             if conversation.history.count > capacity { conversation.history.removeFirst(conversation.history.count - capacity) }
         }
+        var learned: [Remembered] = []
         if let memory, options.remember {
             let ids = try memory.add([
                 NewItem(kind: .chatTurn, content: ItemContent(text: question, source: options.source, role: "user")),
-                NewItem(kind: .chatTurn, content: ItemContent(text: text, source: options.source, role: "assistant")),
+                NewItem(kind: .reply, content: ItemContent(text: text, source: options.source, role: "assistant")),
             ])
             conversation.storedItemIDs.formUnion(ids)
+            // What the user said about themselves becomes a note, in their own words (MaLP's consolidation, by rules).
+            let statements = NoteExtraction.statements(in: question)
+            if !statements.isEmpty {
+                learned = try memory.remember(statements.map {
+                    NewItem(kind: .note, content: ItemContent(text: $0, source: options.source), tier: .long, importance: 0.9)
+                })
+            }
             try memory.recordInteraction()
         }
         let explanation = AnswerExplanation(
             retrieved: prompt.retrieved, profile: prompt.profileUsed ? profile : nil, adapters: names,
             promptTokens: prompt.tokens.count, workingTurns: prompt.workingTurns, choiceScores: scores, notes: notes,
-            warnings: warnings)
+            warnings: warnings, learned: learned)
         return AssistantAnswer(text: text, explanation: explanation, generation: generation)
     }
 }

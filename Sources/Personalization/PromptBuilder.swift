@@ -18,7 +18,7 @@ public struct PromptStyle: Sendable {
     public var profileHeader: String
 
     public init(system: String? = nil,
-                contextHeader: String = "Things the user told you or did before:",
+                contextHeader: String = "Facts about me:",
                 profileHeader: String = "About the user:",
                 renderItem: @escaping @Sendable (MemoryItem) -> String = PromptStyle.defaultRender) {
         self.system = system
@@ -51,17 +51,27 @@ public struct PromptStyle: Sendable {
     }
 }
 
-/// A memory retrieved for a question, with the score that ranked it.
+/// A memory retrieved for a question, with the scores that ranked it and whether it was used.
 public struct RetrievedMemory: Sendable {
     public var item: MemoryItem
+    /// The search's fused rank score.
     public var score: Double
-    /// Whether it made it into the prompt (the least relevant are dropped to fit the budget).
+    /// The calibrated relevance and the threshold it was held to (with relevance retrieval).
+    public var relevance: Double?
+    public var threshold: Double?
+    /// Whether it made it into the prompt.
     public var included: Bool
+    /// Why not: below the threshold, replaced since, beyond k, or over the context budget.
+    public var leftOut: String?
 
-    public init(item: MemoryItem, score: Double, included: Bool = true) {
+    public init(item: MemoryItem, score: Double, relevance: Double? = nil, threshold: Double? = nil,
+                included: Bool = true, leftOut: String? = nil) {
         self.item = item
         self.score = score
+        self.relevance = relevance
+        self.threshold = threshold
         self.included = included
+        self.leftOut = leftOut
     }
 }
 
@@ -107,16 +117,21 @@ public struct PromptBuilder {
     ///   - budget: the most prompt tokens allowed (leave room for the answer).
     public func assemble(question: String, profile: String?, candidates: [RetrievedMemory],
                          history: [ChatMessage] = [], budget: Int) throws -> AssembledPrompt {
-        var kept = candidates.count
+        // Only the candidates retrieval chose; the others come back as they were, for the explanation.
+        let usable = candidates.indices.filter { candidates[$0].included && candidates[$0].leftOut == nil }
+        var kept = usable.count
         var firstTurn = 0
         var useProfile = profile != nil && !(profile ?? "").isEmpty
         while true {
             let msgs = messages(question: question, profile: useProfile ? profile : nil,
-                                items: candidates.prefix(kept).map(\.item), history: history[firstTurn...])
+                                items: usable.prefix(kept).map { candidates[$0].item }, history: history[firstTurn...])
             let ids = tokens(msgs)
             if ids.count <= budget {
                 var retrieved = candidates
-                for i in retrieved.indices { retrieved[i].included = i < kept }
+                for i in usable.dropFirst(kept) {
+                    retrieved[i].included = false
+                    retrieved[i].leftOut = "over the context budget"
+                }
                 return AssembledPrompt(messages: msgs, tokens: ids, retrieved: retrieved, profileUsed: useProfile,
                                        workingTurns: history.count - firstTurn)
             }

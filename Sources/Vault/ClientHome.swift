@@ -37,7 +37,8 @@ public struct ClientHome: Sendable {
     /// Creates the home: a fresh data key wrapped by `passphrase`, a new identity, an empty memory.
     /// Refuses to touch a folder that already holds a key.
     @discardableResult
-    public func initialize(passphrase: SecretBytes, limits: Argon2Limits = .moderate, identity given: Identity? = nil) throws -> UnlockedHome {
+    public func initialize(passphrase: SecretBytes, limits: Argon2Limits = .moderate, identity given: Identity? = nil,
+                           embedder: (any TextEmbedder)? = nil) throws -> UnlockedHome {
         guard !isInitialized else {
             throw ClientError(.alreadyInitialized, "\(path) already holds a pclient home; use it, or choose another folder with --home")
         }
@@ -52,7 +53,7 @@ public struct ClientHome: Sendable {
         try AtomicFile.write(try identity.sealed(with: key.subkey(for: .identitySealing)), to: identityPath)
         // The key file last: a home without it is not initialized, so a crash here can be retried.
         try AtomicFile.write(try WrappedKey.wrap(key, passphrase: passphrase, limits: limits).jsonData(), to: keyPath)
-        return try UnlockedHome(home: self, key: key)
+        return try UnlockedHome(home: self, key: key, embedder: embedder)
     }
 
     private func wrappedKey() throws -> WrappedKey {

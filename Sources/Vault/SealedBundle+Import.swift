@@ -86,6 +86,10 @@ extension SealedBundle {
     /// Adds the bundle's entries to the (staged) home.
     static func install(_ contents: BundleContents, into home: UnlockedHome, report: inout BundleImportReport) throws {
         let ids = try home.memory.add(contents.items)
+        for link in contents.replacements where ids.indices.contains(link.older) && ids.indices.contains(link.newer) {
+            guard ids[link.older] != ids[link.newer] else { continue }
+            try home.memory.link(ids[link.older], replacedBy: ids[link.newer], how: link.how, validTo: link.validTo)
+        }
         report.items = Set(ids).count
         let adapters = PersonalAdapterStore(home: home)
         if var bundled = contents.personalAdapter {

@@ -60,8 +60,17 @@ public struct BundledFederation: Sendable {
 
 /// The verified contents of a bundle.
 public struct BundleContents: Sendable {
+    public struct Link: Sendable {
+        public var older: Int
+        public var newer: Int
+        public var how: Replacement
+        public var validTo: Date?
+    }
+
     public var manifest: BundleManifest
     public var items: [NewItem]
+    /// Which memory line replaced which (history), by line numbers of `items`.
+    public var replacements: [Link] = []
     public var identity: Identity?
     public var personalAdapter: BundledPersonalAdapter?
     public var profile: BundledProfile?
@@ -92,6 +101,12 @@ public enum SealedBundle {
         var accessCount: Int
         var importance: Double
         var content: ItemContent
+        // Since history (issue 14); absent in older bundles.
+        var validFrom: Double?
+        var validTo: Double?
+        /// The memory.jsonl line of the item that replaced this one, and how.
+        var replacedBy: Int?
+        var replacement: Replacement?
     }
 
     /// Seals everything personal of `home` into bundle bytes: memory, the personal adapter, the
@@ -102,13 +117,16 @@ public enum SealedBundle {
         encoder.outputFormatting = [.sortedKeys]
         var memory = Data()
         var lineOf: [Int64: Int] = [:]
-        for (line, item) in try home.memory.list(limit: Int.max / 2).reversed().enumerated() {
+        let items = try home.memory.list(limit: Int.max / 2).reversed()
+        for (line, item) in items.enumerated() { lineOf[item.id] = line }
+        for item in items {
             let record = ItemRecord(kind: item.kind, tier: item.tier, created: item.created.timeIntervalSince1970,
                                     lastAccess: item.lastAccess.timeIntervalSince1970, accessCount: item.accessCount,
-                                    importance: item.importance, content: item.content)
+                                    importance: item.importance, content: item.content,
+                                    validFrom: item.validFrom.timeIntervalSince1970, validTo: item.validTo?.timeIntervalSince1970,
+                                    replacedBy: item.replacedBy.flatMap { lineOf[$0] }, replacement: item.replacement)
             memory.append(try encoder.encode(record))
             memory.append(UInt8(ascii: "\n"))
-            lineOf[item.id] = line
         }
         var entries: [(String, [UInt8])] = [(memoryEntry, Array(memory))]
         if includeIdentity {
@@ -249,9 +267,19 @@ public enum SealedBundle {
                     guard let r = try? JSONDecoder().decode(ItemRecord.self, from: Data(line)) else {
                         throw ClientError(.corrupt, "the bundle's memory entry holds an unreadable item")
                     }
+                    // A bundle with history restores it as it was (links below); an older one lets
+                    // notes supersede as they are added, oldest first.
+                    let line = contents.items.count
                     contents.items.append(NewItem(kind: r.kind, content: r.content, tier: r.tier, importance: r.importance,
                                                   created: Date(timeIntervalSince1970: r.created),
-                                                  lastAccess: Date(timeIntervalSince1970: r.lastAccess), accessCount: r.accessCount))
+                                                  lastAccess: Date(timeIntervalSince1970: r.lastAccess), accessCount: r.accessCount,
+                                                  validFrom: r.validFrom.map(Date.init(timeIntervalSince1970:)),
+                                                  validTo: r.validTo.map(Date.init(timeIntervalSince1970:)),
+                                                  supersedesOlder: r.validFrom == nil))
+                    if let newer = r.replacedBy {
+                        contents.replacements.append(BundleContents.Link(older: line, newer: newer, how: r.replacement ?? .superseded,
+                                                                         validTo: r.validTo.map(Date.init(timeIntervalSince1970:))))
+                    }
                 }
             case identityEntry:
                 guard data.count == 96 else { throw ClientError(.corrupt, "the bundle's identity entry has the wrong size") }
@@ -288,6 +316,9 @@ public enum SealedBundle {
 
         // Entries that refer to each other.
         let lines = contents.items.count
+        guard contents.replacements.allSatisfy({ (0..<lines).contains($0.newer) && $0.newer != $0.older }) else {
+            throw ClientError(.corrupt, "the bundle's memory names a replacing item it does not have")
+        }
         if !adapterParts.isEmpty {
             guard let metaBytes = adapterParts[adapterMetadataEntry], let config = adapterParts[adapterConfigEntry],
                   let weights = adapterParts[adapterWeightsEntry] else {

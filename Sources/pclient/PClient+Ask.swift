@@ -121,14 +121,19 @@ func printExplanation(_ e: AnswerExplanation) {
     out += "adapters: \(e.adapters.isEmpty ? "none (base model only)" : e.adapters.joined(separator: " + "))\n"
     out += "profile: \(e.profile.map { "used — \($0)" } ?? "not used")\n"
     if e.retrieved.isEmpty {
-        out += "memories: none retrieved\n"
+        out += "memories: none found\n"
     } else {
-        out += "memories (hybrid BM25 + dense, best first):\n"
+        out += "memories (best first; relevance = calibrated probability, used at ≥ threshold):\n"
         for r in e.retrieved {
             let text = PromptStyle.defaultRender(r.item).replacingOccurrences(of: "\n", with: " ")
-            out += String(format: "  #%lld  %.4f  %@/%@  %@%@\n", r.item.id, r.score, r.item.tier.rawValue, r.item.kind.rawValue,
-                          r.included ? "" : "(dropped: over the context budget) ", text)
+            let relevance = r.relevance.map { String(format: "relevance %.2f", $0) + (r.threshold.map { String(format: " / %.2f", $0) } ?? "") }
+                ?? String(format: "score %.4f", r.score)
+            let verdict = r.included ? "used" : "left out: " + (r.leftOut ?? "not used")
+            out += "  #\(r.item.id)  \(relevance)  \(r.item.tier.rawValue)/\(r.item.kind.rawValue)  \(verdict)  \(text)\n"
         }
+    }
+    for learned in e.learned where learned.stored {
+        out += "remembered as a note: #\(learned.id)" + (learned.superseded.isEmpty ? "" : " (supersedes " + learned.superseded.map { "#\($0)" }.joined(separator: ", ") + ")") + "\n"
     }
     if let scores = e.choiceScores {
         out += "choices (log-probability of the whole answer):\n"

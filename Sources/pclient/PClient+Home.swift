@@ -104,8 +104,8 @@ extension PClient {
         static let configuration = CommandConfiguration(abstract: "Add a note to your private memory.")
 
         @OptionGroup var homeOptions: HomeOptions
-        @Option(help: "How important it is, 0…1; 0.9 and above goes straight to long-term memory.")
-        var importance: Double = 0.5
+        @Option(help: "How important it is, 0…1; 0.9 and above (the default: you asked for it to be remembered) goes straight to long-term memory, below it short-term memory keeps it only if it is used.")
+        var importance: Double = 0.9
         @Argument(help: "The text to remember.")
         var text: String
 
@@ -116,9 +116,10 @@ extension PClient {
 
         func run() throws {
             let home = try homeOptions.unlock()
-            let id = try home.memory.add(NewItem(kind: .note, content: ItemContent(text: text, source: "cli"), importance: importance))
+            let result = try home.memory.remember([NewItem(kind: .note, content: ItemContent(text: text, source: "cli"), importance: importance)])[0]
             try home.memory.recordInteraction()
-            print("Remembered as item \(id).")
+            print(result.stored ? "Remembered as item \(result.id)." : "Already remembered as item \(result.id) (rehearsed).")
+            try printSuperseded(result, memory: home.memory)
         }
     }
 
@@ -126,7 +127,7 @@ extension PClient {
         static let configuration = CommandConfiguration(
             commandName: "memory",
             abstract: "Look after your private memory.",
-            subcommands: [Import.self, Search.self, List.self, Forget.self, Stats.self, Consolidate.self, Reindex.self])
+            subcommands: [Import.self, Search.self, List.self, History.self, Edit.self, Forget.self, Stats.self, Consolidate.self, Reindex.self])
     }
 }
 
@@ -272,6 +273,9 @@ func printItems(_ items: [MemoryItem], scores: [Double]?, json: Bool) throws {
                                       "created": ISO8601DateFormatter().string(from: item.created)]
             if let o = item.content.output { row["output"] = o }
             if let scores { row["score"] = scores[i] }
+            row["validFrom"] = ISO8601DateFormatter().string(from: item.validFrom)
+            if let to = item.validTo { row["validTo"] = ISO8601DateFormatter().string(from: to) }
+            if let by = item.replacedBy { row["replacedBy"] = by; row["replacement"] = item.replacement?.rawValue }
             return row
         }
         let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
@@ -281,6 +285,7 @@ func printItems(_ items: [MemoryItem], scores: [Double]?, json: Bool) throws {
     for item in items {
         var line = "[\(item.id)] \(item.tier.rawValue) \(item.kind.rawValue): \(item.content.text)"
         if let o = item.content.output { line += " → \(o)" }
+        if let by = item.replacedBy { line += item.replacement == .edited ? "  (edited: see #\(by))" : "  (superseded by #\(by))" }
         print(line)
     }
 }

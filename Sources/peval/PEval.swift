@@ -7,7 +7,7 @@ struct PEval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peval",
         abstract: "Evaluate personalisation on LaMP-format data: synthetic users, experiment runs, scores.",
-        subcommands: [Synth.self, Run.self, Score.self, Table.self]
+        subcommands: [Synth.self, Run.self, Score.self, Table.self, QA.self]
     )
 }
 

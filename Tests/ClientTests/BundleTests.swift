@@ -145,6 +145,34 @@ struct BundleTests {
 
     /// A personal adapter trained on a tiny model answers the same after the move, and the imported
     /// home's trainer knows which items it was trained on (nothing to retrain).
+    /// Replaced and corrected notes travel with their links and times; the current ones stay current.
+    @Test func historyRoundTrips() throws {
+        let (src, unlocked) = try sourceHome(personal: false)
+        let dst = ClientHome(path: temporaryFolder("dst"))
+        defer { for p in [src.path, dst.path] { try? FileManager.default.removeItem(atPath: p) } }
+        let porto = try unlocked.memory.add(NewItem(kind: .note, content: ItemContent(text: "I live in Porto."), tier: .long,
+                                                    created: Date(timeIntervalSince1970: 1_790_000_300)))
+        let lisbon = try unlocked.memory.remember([NewItem(kind: .note, content: ItemContent(text: "I now live in Lisbon."), tier: .long)])[0]
+        let code = try unlocked.memory.add(NewItem(kind: .note, content: ItemContent(text: "My locker code is 4817."), tier: .long))
+        let fixed = try unlocked.memory.edit(code, text: "My locker code is 4871.")
+        #expect(lisbon.superseded == [porto])
+
+        let bytes = try SealedBundle.export(unlocked, passphrase: bundlePassphrase, includeIdentity: false, limits: .minimum)
+        _ = try SealedBundle.importContents(SealedBundle.open(bytes, passphrase: bundlePassphrase), into: dst,
+                                            passphrase: otherPassphrase, limits: .minimum)
+        let imported = try dst.unlock(passphrase: otherPassphrase).memory
+        func chain(_ m: MemoryStore, _ text: String) throws -> [String] {
+            let item = try #require(m.list(limit: 100).first { $0.content.text == text })
+            return try m.history(item.id).map { "\($0.content.text) \($0.replacement?.rawValue ?? "current") \($0.validFrom.timeIntervalSince1970) \($0.validTo?.timeIntervalSince1970 ?? -1)" }
+        }
+        #expect(try chain(imported, "I now live in Lisbon.") == chain(unlocked.memory, "I now live in Lisbon."))
+        #expect(try chain(imported, "My locker code is 4871.") == chain(unlocked.memory, "My locker code is 4871."))
+        #expect(try chain(imported, "I live in Porto.").count == 2)
+        let current = try imported.search("Where do I live?", limit: 5, rehearse: false).map(\.item.content.text)
+        #expect(current.contains("I now live in Lisbon.") && !current.contains("I live in Porto."))
+        _ = fixed
+    }
+
     @Test func aTrainedAdapterAnswersTheSameAfterImport() throws {
         let generator = try TinyLlamaGGUF.chat().generator()
         let src = try temporaryHome()

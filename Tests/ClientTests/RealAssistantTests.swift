@@ -75,7 +75,9 @@ struct RealAssistantTests {
         print("rag (\(seconds(since: start))): \(retrieved.text)")
         for r in retrieved.explanation.retrieved { print(String(format: "  %.4f  %@", r.score, PromptStyle.defaultRender(r.item))) }
         #expect(retrieved.explanation.retrieved.first?.item.content.output?.contains("Zorblat") == true)
-        #expect(retrieved.explanation.retrieved.allSatisfy { $0.included })
+        // Relevance retrieval: the fact is used; the unrelated note is found but left out.
+        #expect(retrieved.explanation.retrieved.first?.included == true)
+        #expect(retrieved.explanation.retrieved.filter { $0.item.kind == .note }.allSatisfy { !$0.included && $0.leftOut != nil })
 
         // oppu: the personal adapter, trained on long-term memory.
         var options = PersonalTrainingOptions()
