@@ -88,9 +88,11 @@ struct SamplingOptions: ParsableArguments {
         guard repeatPenalty > 0 else { throw ValidationError("Please give a --repeat-penalty above 0.") }
     }
 
+    /// Answers' settings (`SamplingParameters.answer`: no repeated 4-grams); `generate` sets its own ban.
     var parameters: SamplingParameters {
-        if greedy || temperature == 0 { return .greedy }
+        if greedy || temperature == 0 { return .answer }
         var p = SamplingParameters()
+        p.noRepeatNgram = SamplingParameters.answerNoRepeatNgram
         p.temperature = temperature
         p.topK = topK
         p.topP = topP
