@@ -170,7 +170,7 @@ struct AskBench: ParsableCommand {
             let (_, assistant) = try open()
             _ = try firstToken(assistant, "What do you know about me?", withMemory)
         }
-        if !json { print(String(format: "warm-up question (writes the profile summary): %.1f s", Date().timeIntervalSince(t))) }
+        if !json { print(String(format: "warm-up question (writes the profile summary where the model is large enough to use one): %.1f s", Date().timeIntervalSince(t))) }
 
         var summaries: [Summary] = []
         for variant in variantList {
