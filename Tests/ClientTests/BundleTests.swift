@@ -25,7 +25,8 @@ enum BundleFixtures {
         let longTerm = try home.memory.trainingSet()
         let meta = PersonalAdapterMetadata(baseModelSHA256: adapterNote, rank: 2, alpha: 4, targets: ["q", "v"],
                                            trainedItemIDs: longTerm.map(\.id), sharedAdapterFingerprint: nil, ragK: 0,
-                                           trainedAt: "2026-12-01T00:00:00Z", trainings: 1, lastLoss: 0.25)
+                                           trainedAt: "2026-12-01T00:00:00Z", trainings: 1, lastLoss: 0.25,
+                                           trainedNoteIDs: try home.memory.list(kind: .note).map(\.id))
         try PersonalAdapterStore(home: home).save(adapter, metadata: meta, model: tiny)
         try ProfileStore(home: home).save(ProfileSummary(text: profileText, watermark: ProfileStore.watermark(longTerm),
                                                          written: "2026-12-01T00:00:00Z"))
@@ -117,8 +118,12 @@ struct BundleTests {
         var ma = a.metadata, mb = b.metadata
         #expect(try texts(unlocked, ma.trainedItemIDs) == texts(imported, mb.trainedItemIDs))
         #expect(!ma.trainedItemIDs.isEmpty)
+        #expect(try texts(unlocked, ma.trainedNoteIDs ?? []) == texts(imported, mb.trainedNoteIDs ?? []))
+        #expect(ma.trainedNoteIDs?.isEmpty == false)
         ma.trainedItemIDs = []
         mb.trainedItemIDs = []
+        ma.trainedNoteIDs = nil
+        mb.trainedNoteIDs = nil
         #expect(ma == mb)
         // Re-sealed: the sealed files differ, and the source's key does not open the new one.
         let sealedA = try #require(FileManager.default.contents(atPath: PersonalAdapterStore(home: unlocked).path))
