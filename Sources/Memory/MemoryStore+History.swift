@@ -26,9 +26,9 @@ extension MemoryStore {
         let new = NewItem(kind: old.kind, content: content, tier: old.tier, importance: old.importance, validFrom: old.validFrom)
         let now = clock().timeIntervalSince1970
         let (tokens, fp) = blind(new.kind, new.content)
-        let frame = new.kind == .note ? NoteFrame(trimmed) : nil
+        let frames = new.kind == .note ? NoteFrame.frames(in: trimmed) : []
         let prepared = Prepared(tokens: tokens.joined(separator: " "), fingerprint: fp,
-                                json: try JSONEncoder().encode(new.content), frame: frame, frameKey: frame.map(frameKey))
+                                json: try JSONEncoder().encode(new.content), frames: frames, frameKeys: frames.map(frameKey))
         let vector = try embedder?.embed([new.content.searchableText]).first
         let result: Remembered = try write { db in
             let r = try insert(db, new, prepared, vector: vector, now: now, excluding: [id])

@@ -125,7 +125,7 @@ public final class MemoryStore: Sendable {
                 let item = try decode(row)
                 if item.kind == .chatTurn, item.content.role == "assistant" {
                     try db.execute(sql: "UPDATE item SET kind = 'reply' WHERE id = ?", arguments: [item.id])
-                } else if item.kind == .note, let frame = NoteFrame(item.content.text) {
+                } else if item.kind == .note, let frame = NoteFrame.frames(in: item.content.text).first {
                     try db.execute(sql: "UPDATE item SET frameKey = ? WHERE id = ?", arguments: [frameKey(frame), item.id])
                 }
             }
@@ -253,9 +253,9 @@ public final class MemoryStore: Sendable {
         // The CPU work (terms, tokens, JSON, frames) happens before the write transaction; sealing needs the row id.
         let prepared = try items.map { item -> Prepared in
             let (tokens, fp) = blind(item.kind, item.content)
-            let frame = item.kind == .note ? NoteFrame(item.content.text) : nil
+            let frames = item.kind == .note ? NoteFrame.frames(in: item.content.text) : []
             return Prepared(tokens: tokens.joined(separator: " "), fingerprint: fp, json: try encoder.encode(item.content),
-                            frame: frame, frameKey: frame.map(frameKey))
+                            frames: frames, frameKeys: frames.map(frameKey))
         }
         var embedded: [(Int64, [Float])] = []
         var indexed: [(Int64, String)] = []
@@ -280,8 +280,9 @@ public final class MemoryStore: Sendable {
         var tokens: String
         var fingerprint: Data
         var json: Data
-        var frame: NoteFrame?
-        var frameKey: String?
+        /// A note's frames, one per clause it has (`NoteFrame.frames`); the first one's key is stored.
+        var frames: [NoteFrame]
+        var frameKeys: [String]
     }
 
     /// Inserts one prepared item in the open transaction (or rehearses its twin), then closes the
@@ -306,26 +307,30 @@ public final class MemoryStore: Sendable {
             VALUES(?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
             """, arguments: [id, item.kind.rawValue, tier.rawValue, created, lastAccess, max(0, item.accessCount),
                              item.importance, p.fingerprint, sealed, sealedVector, validFrom,
-                             item.validTo?.timeIntervalSince1970, p.frameKey])
+                             item.validTo?.timeIntervalSince1970, p.frameKeys.first])
         try db.execute(sql: "INSERT INTO item_fts(rowid, tokens) VALUES(?, ?)", arguments: [id, p.tokens])
         var superseded: [Int64] = []
-        if item.supersedesOlder, item.validTo == nil, let frame = p.frame, let key = p.frameKey {
-            superseded = try supersede(db, by: id, frame: frame, key: key, vector: vector, validFrom: validFrom, excluding: excluding)
+        if item.supersedesOlder, item.validTo == nil, !p.frames.isEmpty {
+            superseded = try supersede(db, by: id, frames: p.frames, keys: p.frameKeys, vector: vector, validFrom: validFrom,
+                                       excluding: excluding)
         }
         return Remembered(id: id, stored: true, superseded: superseded)
     }
 
-    /// Closes the current notes with the same frame key that `frame` supersedes. A vague frame ("I am
-    /// …") needs the embeddings to agree as well (cosine ≥ `schedule.supersessionSimilarity`).
-    private func supersede(_ db: Database, by id: Int64, frame: NoteFrame, key: String, vector: [Float]?,
+    /// Closes the current notes with one of `keys` that one of `frames` supersedes. A vague frame ("I
+    /// am …") needs the embeddings to agree as well (cosine ≥ `schedule.supersessionSimilarity`).
+    private func supersede(_ db: Database, by id: Int64, frames: [NoteFrame], keys: [String], vector: [Float]?,
                            validFrom: Double, excluding: Set<Int64>) throws -> [Int64] {
+        let placeholders = keys.map { _ in "?" }.joined(separator: ",")
         let rows = try Row.fetchAll(db, sql: """
-            SELECT * FROM item WHERE frameKey = ? AND kind = 'note' AND replacedBy IS NULL AND id != ? AND validFrom <= ?
-            """, arguments: [key, id, validFrom])
+            SELECT * FROM item WHERE frameKey IN (\(placeholders)) AND kind = 'note' AND replacedBy IS NULL AND id != ? AND validFrom <= ?
+            """, arguments: StatementArguments(keys + [id, validFrom] as [any DatabaseValueConvertible]))
         var closed: [Int64] = []
         for row in rows {
             let older = try decode(row)
-            guard !excluding.contains(older.id), let olderFrame = NoteFrame(older.content.text), frame.supersedes(olderFrame) else { continue }
+            let olderFrames = NoteFrame.frames(in: older.content.text)
+            guard !excluding.contains(older.id),
+                  let frame = frames.first(where: { f in olderFrames.contains { f.supersedes($0) } }) else { continue }
             if frame.isVague {
                 guard let vector, let sealed: Data = row["embedding"],
                       let plain = try? sealer.open(sealed, associatedData: embeddingAD(older.id, row["version"])),

@@ -9,7 +9,7 @@ public enum NoteExtraction {
     /// "Remember that" dropped), in order.
     public static func statements(in message: String) -> [String] {
         sentences(message).compactMap { sentence in
-            guard !sentence.hasSuffix("?"), let frame = NoteFrame(sentence) else { return nil }
+            guard !sentence.hasSuffix("?"), let frame = NoteFrame.frames(in: sentence).first else { return nil }
             if requestVerbs.contains(frame.relation.first ?? "") { return nil }
             if vagueValues.contains(frame.value.first ?? "") { return nil }
             return withoutLeadIn(sentence)

@@ -39,11 +39,39 @@ public struct NoteFrame: Sendable, Equatable {
 
     // MARK: - Parsing
 
+    /// The frames of each clause of `text`'s first sentence ("I moved, so my home is in Gothenburg
+    /// these days." → my home | is in = gothenburg), in order; a change or addition said anywhere in
+    /// the sentence counts for every clause.
+    public static func frames(in text: String) -> [NoteFrame] {
+        let sentence = text.split(whereSeparator: { ".!?\n".contains($0) }).first.map(String.init) ?? ""
+        var clauses = [sentence]
+        for separator in [",", ";", " so ", " and ", " but ", " because "] {
+            clauses = clauses.flatMap { $0.components(separatedBy: separator) }
+        }
+        clauses = clauses.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard clauses.count > 1 else { return NoteFrame(text).map { [$0] } ?? [] }
+        let whole = NoteFrame.markers(in: Self.words(sentence))
+        return clauses.compactMap { clause in
+            guard var frame = NoteFrame(clause + ".") else { return nil }
+            frame.marksChange = frame.marksChange || whole.change
+            frame.marksAddition = frame.marksAddition || whole.addition
+            return frame
+        }
+    }
+
+    /// Whether `words` say that something changed or was added.
+    static func markers(in words: [String]) -> (change: Bool, addition: Bool) {
+        let change = words.contains { changeWords.contains($0) || pastForms[$0] != nil }
+            || firstSequence(["these", "days"], in: words) != nil || firstSequence(["no", "longer"], in: words) != nil
+        return (change, words.contains { additionWords.contains($0) })
+    }
+
     /// The frame of `text`'s first sentence, or nil when it is not a first-person statement the rules read.
     public init?(_ text: String) {
         var words = Self.words(text.split(whereSeparator: { ".!?\n".contains($0) }).first.map(String.init) ?? "")
         guard !words.isEmpty, !text.trimmingCharacters(in: .whitespaces).hasSuffix("?") else { return nil }
         // Lead-ins: "remember that", "note that", "fyi", "by the way", "btw", "just so you know".
+        if ["so", "then", "and"].contains(words.first ?? "") { words.removeFirst() }
         for lead in Self.leadIns where words.starts(with: lead) && words.count > lead.count {
             words.removeFirst(lead.count)
             break
@@ -71,7 +99,8 @@ public struct NoteFrame: Sendable, Equatable {
         if rest.first == "m" { rest[0] = "am" }
         if rest.first == "ve" { rest[0] = "have" }
         // Progressives: "am working at" → "work at".
-        if rest.count >= 2, ["am", "is", "are"].contains(rest[0]), rest[1].hasSuffix("ing"), rest[1].count > 5 {
+        // (Only with something after it: "my hobby is woodworking" names a value.)
+        if rest.count >= 3, ["am", "is", "are"].contains(rest[0]), rest[1].hasSuffix("ing"), rest[1].count > 5 {
             rest.removeFirst()
             rest[0] = Self.stem(String(rest[0].dropLast(3)))
         }
