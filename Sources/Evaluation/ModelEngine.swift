@@ -170,7 +170,7 @@ public final class ModelAnswerEngine: AnswerEngine {
         case .rag:
             o.useMemory = true; o.k = settings.k; o.tiers = [.long]
         case .pag:
-            o.useMemory = true; o.useProfile = true
+            o.useMemory = true; o.useProfile = true; o.profileMinimumParameters = 0
         case .oppu:
             o.useMemory = true; o.useAdapters = true
         case .oppuRag, .fed:
@@ -179,6 +179,10 @@ public final class ModelAnswerEngine: AnswerEngine {
             o.useMemory = true; o.useAdapters = true; o.k = settings.k; o.tiers = [.short, .long]
         }
         o.remember = false
+        // OPPU's method: the k most similar history items, and the personal adapter on every question
+        // (a LaMP question is always about the user's history).
+        o.retrieval = .topK
+        o.personalAdapter = .always
         o.useWorkingMemory = false
         o.sampling = .greedy
         o.maxTokens = maxTokens ?? (settings.task.kind == .generation ? 48 : 16)

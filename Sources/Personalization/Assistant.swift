@@ -44,6 +44,15 @@ public struct AskOptions: Sendable {
     public var profileMinimumParameters = 1_000_000_000
     /// Attach the shared and personal adapters (when they exist).
     public var useAdapters = true
+    /// When the personal adapter applies.
+    public enum PersonalAdapterUse: Sendable {
+        /// To every question (OPPU's method: LaMP tasks are always about the user's history).
+        case always
+        /// To questions about the user: a memory was used, or the question is in the first person and
+        /// not a request for advice. A general question gets the base model's answer.
+        case personalQuestions
+    }
+    public var personalAdapter: PersonalAdapterUse = .personalQuestions
     /// Earlier turns of this session go into the prompt (working memory).
     public var useWorkingMemory = true
     /// Store the question and answer as a chat turn and a reply in short-term memory, each statement the
@@ -285,9 +294,7 @@ public final class Assistant: @unchecked Sendable {
                 names.append("shared")
             }
             personal = try usable(loaded.personal)
-            if personal != nil { names.append("personal") }
         }
-        let active = try personal.map { try base.appending($0) } ?? base
 
         // Profile (written with the base and shared adapter only, not the personal one).
         var profile: String?
@@ -301,6 +308,18 @@ public final class Assistant: @unchecked Sendable {
         if let memory, options.k > 0 {
             candidates = try retrieve(question, from: memory, options: options, excluding: conversation.storedItemIDs)
         }
+
+        // The personal adapter answers questions about the user: what retrieval found memories for, or
+        // what is asked in the first person and is not a request for advice. Others get the base (and
+        // shared) model's answer, so personalisation cannot spoil them (docs/personalization.md).
+        if personal != nil, options.personalAdapter == .personalQuestions,
+           !candidates.contains(where: \.included),
+           !(RelevanceModel.refersToUser(question) && !RelevanceModel.asksAdvice(question)) {
+            personal = nil
+            notes.append("personal adapter not used: the question is not about you and no memory was used (AskOptions.personalAdapter = .always uses it anyway)")
+        }
+        if personal != nil { names.append("personal") }
+        let active = try personal.map { try base.appending($0) } ?? base
         let answerRoom = options.choices == nil ? options.maxTokens : 64
         let budget = min(options.promptBudget ?? contextWindow - answerRoom, contextWindow - answerRoom)
         let prompt = try PromptBuilder(generator: generator, style: style).assemble(
