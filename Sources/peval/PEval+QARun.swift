@@ -142,7 +142,7 @@ extension PEval.QA {
             let report = try runner.run(users: users)
             var settings = "search: " + (report.search == "hybrid" ? "hybrid (BM25 + \(SentenceEncoder.defaultDirectoryName))" : "BM25 only")
             if chosen.contains(where: { $0 == .memory || $0 == .memoryAdapter }) {
-                settings += "; memory methods: k \(k), profile summary \(noProfile ? "off" : "on")"
+                settings += "; memory methods: k \(k), profile summary \(noProfile ? "off" : "as pclient ask (models of 1B parameters or more)")"
             }
             print("\(users.count) \(split.rawValue) user\(users.count == 1 ? "" : "s"), seed \(shape.seed); " + settings + "\n")
             print(report.table(), terminator: "")
