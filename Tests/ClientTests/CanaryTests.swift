@@ -71,6 +71,15 @@ struct PClientBinary {
         #expect(search.out.contains(canary))       // the user sees their data …
         for _ in 0..<3 { try pclient.run(["memory", "search", "periwinkle"], home: home) }
         #expect(try pclient.run(["memory", "consolidate"], home: home).status == 0)
+        // History: a superseding note and a correction, both about the canary.
+        #expect(try pclient.run(["remember", "My xylophone is called \(canary)."], home: home).status == 0)
+        let superseding = try pclient.run(["remember", "My xylophone is now called \(canary)-the-second."], home: home)
+        #expect(superseding.status == 0 && superseding.out.contains("It replaces item"))
+        let firstLine = superseding.out.split(separator: "\n").first.map(String.init) ?? ""   // "Remembered as item N."
+        let newest = try #require(firstLine.split(separator: " ").last.flatMap { Int64($0.trimmingCharacters(in: .punctuationCharacters)) })
+        #expect(try pclient.run(["memory", "edit", "\(newest)", "My xylophone is now called \(canary)-the-third."], home: home).status == 0)
+        let history = try pclient.run(["memory", "history", "\(newest)"], home: home)
+        #expect(history.status == 0 && history.out.contains("\(canary)-the-second") && history.out.contains("edited into"))
 
         // A profile summary and a personal adapter whose metadata hold the canary (training an
         // adapter on it would put it in weights, where no byte scan could find it).
