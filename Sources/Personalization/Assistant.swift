@@ -91,6 +91,8 @@ public struct AnswerExplanation: Sendable {
     public var profile: String?
     public var adapters: [String]
     public var promptTokens: Int
+    /// The prompt's token ids as the model saw them.
+    public var promptIDs: [Int] = []
     public var workingTurns: Int
     public var choiceScores: [ChoiceScore]?
     /// Things the user should know (e.g. no home).
@@ -370,10 +372,11 @@ public final class Assistant: @unchecked Sendable {
             }
             try memory.recordInteraction()
         }
-        let explanation = AnswerExplanation(
+        var explanation = AnswerExplanation(
             retrieved: prompt.retrieved, profile: prompt.profileUsed ? profile : nil, adapters: names,
             promptTokens: prompt.tokens.count, workingTurns: prompt.workingTurns, choiceScores: scores, notes: notes,
             warnings: warnings, learned: learned)
+        explanation.promptIDs = prompt.tokens
         return AssistantAnswer(text: text, explanation: explanation, generation: generation)
     }
 }

@@ -205,6 +205,8 @@ struct BundleTests {
         #expect(try PersonalTrainer(home: imported, generator: generator, baseModelSHA256: "tiny-base").train(quick).outcome == .upToDate)
 
         var options = AskOptions.plain
+
+        options.personalAdapter = .always     // these questions test the adapter itself
         options.choices = ["romance", "sci-fi", "horror"]
         options.useAdapters = true
         let before = try Assistant(generator: generator, home: src, baseModelSHA256: "tiny-base", contextWindow: 512)

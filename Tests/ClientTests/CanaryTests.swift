@@ -121,7 +121,7 @@ struct PClientBinary {
         let list = try pclient.run(["memory", "list", "--json"], home: home)
         let ids = try (JSONSerialization.jsonObject(with: Data(list.out.utf8)) as! [[String: Any]])
             .filter { ($0["text"] as! String).contains(canary) }.map { "\($0["id"] as! Int)" }
-        #expect(ids.count == 3)
+        #expect(ids.count == 6)                     // 3 items, and a note with its superseded and edited versions
         #expect(try pclient.run(["memory", "forget"] + ids, home: home).status == 0)
         let after = try pclient.run(["memory", "list", "--json"], home: home)
         #expect(!after.out.contains(canary))

@@ -129,11 +129,13 @@ import Vault
         // The assistant attaches it.
         let assistant = Assistant(generator: generator, home: home, baseModelSHA256: "tiny-base", contextWindow: 512)
         var options = AskOptions()
+        options.personalAdapter = .always     // these questions test the adapter itself
         options.maxTokens = 3
         #expect(try assistant.ask("Tag the film: a ship", options: options).explanation.adapters == ["personal"])
         // Assistants sharing one model each answer with their own adapters (as the evaluation runs users).
         let bare = Assistant(generator: generator, home: nil, baseModelSHA256: "tiny-base", contextWindow: 512)
         var scored = AskOptions.plain
+        scored.personalAdapter = .always     // these questions test the adapter itself
         scored.choices = ["romance", "horror"]
         let bareBefore = try bare.ask("Tag the film: a ship", options: scored).explanation.choiceScores
         var personalScored = scored
@@ -233,6 +235,7 @@ import Vault
 
         let assistant = Assistant(generator: generator, home: home, baseModelSHA256: "tiny-base", sharedAdapter: { _ in shared }, contextWindow: 512)
         var options = AskOptions()
+        options.personalAdapter = .always     // these questions test the adapter itself
         options.maxTokens = 3
         options.useProfile = false
         #expect(try assistant.ask("Tag the film: space", options: options).explanation.adapters == ["shared", "personal"])

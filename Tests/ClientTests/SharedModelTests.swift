@@ -27,6 +27,7 @@ struct SharedModelTests {
     /// The question's switches: nothing of memory, so that only the adapters differ.
     func options(adapters: Bool) -> AskOptions {
         var o = AskOptions.plain
+        o.personalAdapter = .always     // these questions test the adapter itself
         o.useAdapters = adapters
         o.maxTokens = 24
         o.threads = 1
