@@ -216,7 +216,9 @@ public final class QARunner {
         for q in user.questions {
             let start = Date()
             assistant.resetSession()
-            let reply = try assistant.ask(q.text, options: ask)
+            // A fresh conversation per question, as one `pclient ask` process: no earlier question's
+            // cached prefix (the fast path's numerics depend slightly on how a prompt is chunked).
+            let reply = try assistant.ask(q.text, options: ask, in: Conversation())
             var a = QAAnswer(method: method.rawValue, user: user.id, question: q, answer: reply.text,
                              judgement: QAScoring.judge(reply.text, question: q, personalValues: values), seconds: Date().timeIntervalSince(start))
             if method != .none {

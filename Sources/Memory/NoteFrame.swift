@@ -170,7 +170,10 @@ public struct NoteFrame: Sendable, Equatable {
     static let fillers: Set<String> = ["just", "really", "actually", "still", "finally", "officially"]
     static let articles: Set<String> = ["a", "an", "the"]
     static let copulas: Set<String> = ["is", "are", "am", "was", "were", "m"]
-    static let participles: Set<String> = ["called", "named", "allergic", "married", "engaged", "born", "based", "located"]
+    static let participles: Set<String> = [
+        "called", "named", "allergic", "married", "engaged", "born", "based", "located", "employed", "enrolled",
+        "registered", "insured", "subscribed",
+    ]
     static let adjectives: Set<String> = ["afraid", "interested", "good", "bad", "fluent", "scared"]
     static let prepositions: Set<String> = ["in", "at", "to", "for", "on", "from", "with", "of", "by"]
     /// Relations a person often has several of at once: they supersede only when the note says so.

@@ -43,6 +43,7 @@ import Testing
         #expect(!s("I also play the piano.", "I play the cello."))
         #expect(!s("I work on Saturdays.", "I work at Siemens."))
         #expect(!s("I live in Porto.", "I live in Porto."))
+        #expect(s("These days I'm employed by Renault.", "I'm employed by Lego."))
         #expect(NoteFrame("I am 34 years old.")!.isVague)
     }
 
