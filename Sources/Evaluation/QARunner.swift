@@ -60,7 +60,7 @@ public struct QARunOptions: Sendable {
         o.useProfile = useProfile
         o.remember = false
         o.useWorkingMemory = false
-        o.sampling = .greedy
+        // Decoding as `none` and `pclient ask` (greedy, no repeated 4-grams): only memory and adapters differ.
         o.maxTokens = maxTokens
         o.k = k
         return o
