@@ -32,7 +32,7 @@ func temporaryFolder(_ name: String) throws -> String {
         #expect(!none.useMemory && !none.useAdapters && !none.useProfile && none.k == 0 && none.maxTokens == 48)
         let memory = o.askOptions(.memory)
         #expect(memory.useMemory && !memory.useAdapters && !memory.remember && !memory.useWorkingMemory && memory.k == 4)
-        #expect(memory.maxTokens == 48 && memory.sampling == .greedy)
+        #expect(memory.maxTokens == 48 && memory.sampling == none.sampling && memory.sampling == .answer)   // decoded as none and pclient ask
         #expect(o.askOptions(.memoryAdapter).useAdapters)
     }
 
