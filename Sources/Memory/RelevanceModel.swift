@@ -25,6 +25,17 @@ public struct RelevanceModel: Sendable, Codable, Equatable {
         self.lexicalThreshold = lexicalThreshold
     }
 
+    /// Behaviour items (an input and what the user did with it) are examples, not facts: they are used
+    /// for a question that resembles their inputs — a task like the ones the user did — at a cosine of
+    /// at least this (or, without the encoder, this share of the question's term weight), OPPU's top k
+    /// among them. Not calibrated on labelled pairs: the labelled set holds notes only.
+    public var behaviourSimilarity = 0.3
+
+    /// Whether a behaviour item this close to the question is used.
+    public func acceptsBehaviour(similarity: Double?, coverage: Double) -> Bool {
+        similarity.map { $0 >= behaviourSimilarity } ?? (coverage >= behaviourSimilarity)
+    }
+
     /// The threshold that applies when the cosine is known or not.
     public func threshold(dense: Bool) -> Double { dense ? denseThreshold : lexicalThreshold }
 

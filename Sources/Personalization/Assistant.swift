@@ -243,9 +243,10 @@ public final class Assistant: @unchecked Sendable {
                 if let by = hit.item.replacedBy {
                     r.included = false
                     r.leftOut = hit.item.replacement == .edited ? "edited since (#\(by))" : "superseded by #\(by)"
-                } else if (hit.relevance ?? 0) < threshold {
+                } else if hit.item.kind == .behaviour ? !model.acceptsBehaviour(similarity: hit.similarity, coverage: hit.coverage ?? 0)
+                                                      : (hit.relevance ?? 0) < threshold {
                     r.included = false
-                    r.leftOut = "not relevant enough"
+                    r.leftOut = hit.item.kind == .behaviour ? "not like this question (a past task of yours)" : "not relevant enough"
                 } else if used >= options.k {
                     r.included = false
                     r.leftOut = "beyond k = \(options.k)"
