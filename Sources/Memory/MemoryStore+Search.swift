@@ -195,10 +195,12 @@ extension MemoryStore {
             let selfReference = RelevanceModel.refersToUser(query), advice = RelevanceModel.asksAdvice(query)
             // The lead is over the best *current* other candidate: a replaced note is near its replacement
             // and would otherwise take the lead away from it.
-            let current = similarity.filter { replaced[$0.key] != true }
+            // The two best current cosines are all it takes: the best other is the first, or the second
+            // for the first itself.
+            let top = similarity.filter { replaced[$0.key] != true }.sorted { $0.value > $1.value }.prefix(2)
             for r in ranked {
                 guard let c = similarity[r.id] else { continue }
-                let best = current.filter { $0.key != r.id }.values.max() ?? 0
+                let best = top.first { $0.key != r.id }?.value ?? 0
                 lead[r.id] = Double(c) - Double(best)
             }
             ranked = ranked.compactMap { r in
