@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "ClientTests",
             dependencies: ["Diagnostics", "TestModels", "Vault", "Transport", "FederatedClient", "Personalization", "Memory", "Seal", "Federation",
-                           "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor"],
+                           "LLM", "Tuning", "Tokenizer", "GGUF", "Tensor", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EvaluationTests", dependencies: ["Diagnostics", "TestModels", "Evaluation", "Personalization", "Vault", "Memory", "GGUF", "LLM", "Tokenizer", "Tensor"], swiftSettings: swiftSettings),

@@ -12,8 +12,8 @@ public struct MemorySchedule: Sendable, Equatable, Codable {
     public var refreshEvery = 25
     /// Items at least this important skip short-term and go to long-term memory at once.
     public var importanceThreshold = 0.9
-    /// Long-term items whose term sets overlap at least this much (Jaccard) are merged.
-    public var nearDuplicateSimilarity = 0.9
+    /// Long-term items whose term sets (stop words out) overlap at least this much (Jaccard) are merged.
+    public var nearDuplicateSimilarity = 0.85
     /// Search ignores query words found in more than this fraction of the items (keeping the rarest).
     public var commonTermFraction = 0.05
     /// Recency half-life, in days, used by retrieval ranking and by short-term decay.

@@ -27,7 +27,7 @@ extension MemoryStore {
         let now = clock().timeIntervalSince1970
         let (tokens, fp) = blind(new.kind, new.content)
         let frames = new.kind == .note ? NoteFrame.frames(in: trimmed) : []
-        let prepared = Prepared(tokens: tokens.joined(separator: " "), fingerprint: fp,
+        let prepared = Prepared(tokens: tokens, fingerprint: fp,
                                 json: try JSONEncoder().encode(new.content), frames: frames, frameKeys: frames.map(frameKey))
         let vector = try embedder?.embed([new.content.searchableText]).first
         let result: Remembered = try write { db in

@@ -116,9 +116,37 @@ public final class MemoryStore: Sendable {
 
     /// Content migrations that need the key, run once each (a sealed counter records the last):
     /// 1. assistant turns stored as chat items become replies; notes get their frame key.
+    /// 2. the search index keeps each item's distinct tokens in sorted order, stop words out
+    ///    (it kept every token in text order, repeats and stop words included: a word-level
+    ///    substitution cipher open to n-gram analysis); the rewritten pages are wiped.
     private func migrateContent() throws {
         let done = try read { db in try counter(db, "content-version") }
-        guard done < 1 else { return }
+        if done < 1 { try migrateRepliesAndFrames() }
+        if done < 2 { try migrateIndexToDistinctTokens() }
+    }
+
+    private func migrateIndexToDistinctTokens() throws {
+        let stopTokens = Set(StopWords.english.map(index.token(for:)))
+        try write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT rowid, tokens FROM item_fts")
+            for row in rows {
+                let tokens: String = row["tokens"] ?? ""
+                let distinct = Self.indexed(tokens.split(separator: " ").map(String.init).filter { !stopTokens.contains($0) })
+                if distinct != tokens {
+                    try db.execute(sql: "UPDATE item_fts SET tokens = ? WHERE rowid = ?", arguments: [distinct, row["rowid"] as Int64])
+                }
+            }
+            try db.execute(sql: "INSERT INTO item_fts(item_fts) VALUES('optimize')")
+            try setCounter(db, "content-version", 2)
+        }
+        try compact()
+    }
+
+    /// What the search index holds for an item: its distinct blind tokens in sorted order, which
+    /// says nothing about the text's word order or repeats (the sort is of keyed hashes).
+    static func indexed(_ tokens: [String]) -> String { Set(tokens).sorted().joined(separator: " ") }
+
+    private func migrateRepliesAndFrames() throws {
         try write { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM item WHERE kind IN ('chat', 'note')")
             for row in rows {
@@ -164,6 +192,38 @@ public final class MemoryStore: Sendable {
     func setCounter(_ db: Database, _ name: String, _ value: Int) throws {
         let sealed = Data(sealer.seal(Array(String(value).utf8), associatedData: RecordAD(table: "meta", rowID: 0, column: name)))
         try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", arguments: [name, sealed])
+    }
+
+    // MARK: - Generations of the home's sealed files
+
+    /// The generation last recorded for each of the home's sealed files (by role, see
+    /// `SealedFileBinding`), or nil when this store never recorded any (a home from before files were
+    /// bound to a generation). Sealed in `meta`, so only the key's holder can change it.
+    public func sealedFileGenerations() throws -> [String: UInt64]? {
+        try read { db in try sealedFileGenerations(db) }
+    }
+
+    /// Records `generation` for `role` (never lowering it); with nil, only marks the record as
+    /// started (an empty one), so that files without a generation are refused from now on.
+    public func recordSealedFileGeneration(_ generation: UInt64?, for role: String? = nil) throws {
+        try write { db in
+            var all = try sealedFileGenerations(db) ?? [:]
+            if let role, let generation { all[role] = max(all[role] ?? 0, generation) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let sealed = Data(sealer.seal(Array(try encoder.encode(all)), associatedData: RecordAD(table: "meta", rowID: 0, column: "sealed-files")))
+            try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES('sealed-files', ?)", arguments: [sealed])
+        }
+    }
+
+    private func sealedFileGenerations(_ db: Database) throws -> [String: UInt64]? {
+        guard let data = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'sealed-files'") else { return nil }
+        guard let plain = try? sealer.open(data, associatedData: RecordAD(table: "meta", rowID: 0, column: "sealed-files")),
+              let all = try? JSONDecoder().decode([String: UInt64].self, from: Data(plain)) else {
+            throw MemoryError(.corrupt, "the memory store's record of the home's sealed files failed authentication: the file was altered or damaged",
+                              remedy: MemoryError.restoreRemedy)
+        }
+        return all
     }
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
@@ -223,13 +283,16 @@ public final class MemoryStore: Sendable {
             replacedBy: row["replacedBy"], replacement: how.flatMap(Replacement.init(rawValue:)))
     }
 
-    /// The blind tokens of an item's searchable text, and a fingerprint of its kind and terms that
-    /// recognises repeated items without plaintext (the tokens are keyed already).
-    func blind(_ kind: ItemKind, _ content: ItemContent) -> (tokens: [String], fingerprint: Data) {
-        let text = index.tokens(in: content.text)
-        let output = index.tokens(in: content.output ?? "")
+    /// The blind tokens an item is indexed under (its distinct terms but stop words, sorted: see
+    /// `indexed`), and a fingerprint of its kind and terms in order that recognises repeated items
+    /// without plaintext (a hash of keyed tokens: it shows only which items are identical).
+    func blind(_ kind: ItemKind, _ content: ItemContent) -> (tokens: String, fingerprint: Data) {
+        let textTerms = BlindIndex.terms(in: content.text), outputTerms = BlindIndex.terms(in: content.output ?? "")
+        let text = index.tokens(ofTerms: textTerms), output = index.tokens(ofTerms: outputTerms)
         let signature = kind.rawValue + "|" + text.joined(separator: " ") + "|" + output.joined(separator: " ")
-        return (text + output, Data(Blake2b.hash(Array(signature.utf8), outputByteCount: 16)))
+        var kept: [String] = []
+        for (term, token) in zip(textTerms + outputTerms, text + output) where !StopWords.english.contains(term) { kept.append(token) }
+        return (Self.indexed(kept), Data(Blake2b.hash(Array(signature.utf8), outputByteCount: 16)))
     }
 
     // MARK: - Adding, reading, forgetting
@@ -254,7 +317,7 @@ public final class MemoryStore: Sendable {
         let prepared = try items.map { item -> Prepared in
             let (tokens, fp) = blind(item.kind, item.content)
             let frames = item.kind == .note ? NoteFrame.frames(in: item.content.text) : []
-            return Prepared(tokens: tokens.joined(separator: " "), fingerprint: fp, json: try encoder.encode(item.content),
+            return Prepared(tokens: tokens, fingerprint: fp, json: try encoder.encode(item.content),
                             frames: frames, frameKeys: frames.map(frameKey))
         }
         var embedded: [(Int64, [Float])] = []
@@ -294,7 +357,7 @@ public final class MemoryStore: Sendable {
                            arguments: [now, item.importance, existing])
             return Remembered(id: existing, stored: false, superseded: [])
         }
-        let id = (try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0) + 1
+        let id = try nextItemID(db)
         let tier: Tier = item.importance >= schedule.importanceThreshold && item.tier == .short ? .long : item.tier
         let sealed = Data(sealer.seal(p.json, associatedData: contentAD(id, 1)))
         let created = item.created?.timeIntervalSince1970 ?? now
@@ -342,6 +405,16 @@ public final class MemoryStore: Sendable {
             closed.append(older.id)
         }
         return closed
+    }
+
+    /// A new item's id: past every id this store has given (a sealed counter, and the largest id
+    /// present), so no id is reused and a forgotten item's old ciphertext, authenticated for its id
+    /// and version, cannot be put back in the place of a newer item.
+    func nextItemID(_ db: Database) throws -> Int64 {
+        let largest = try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0
+        let id = max(largest, Int64(try counter(db, "last-item-id"))) + 1
+        try setCounter(db, "last-item-id", Int(id))
+        return id
     }
 
     @discardableResult

@@ -108,12 +108,12 @@ struct DistillationCache {
     let home: UnlockedHome
 
     var directory: String { home.home.path + "/adapters" }
-    var path: String { directory + "/distillation.sealed" }
+    var path: String { SealedHomeFile(.distillation, in: home).path }
 
     func load() throws -> Contents? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
-            let plain = try openSealedFile(at: path, key: home.key.subkey(for: .fileSealing))
+            let plain = try SealedHomeFile(.distillation, in: home).read()
             return try JSONDecoder().decode(Contents.self, from: Data(plain))
         } catch {
             throw ClientError(.corrupt, "\(path) does not open with this home's key or cannot be read",
@@ -130,6 +130,6 @@ struct DistillationCache {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try sealFile(Array(try encoder.encode(contents)), to: path, key: home.key.subkey(for: .fileSealing))
+        try SealedHomeFile(.distillation, in: home).write(Array(try encoder.encode(contents)))
     }
 }

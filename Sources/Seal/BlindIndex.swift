@@ -39,6 +39,11 @@ public struct BlindIndex: Sendable {
         Self.terms(in: text).map(tokenOfNormalized)
     }
 
+    /// The tokens of terms as `terms(in:)` returns them (already normalised).
+    public func tokens(ofTerms terms: [String]) -> [String] {
+        terms.map(tokenOfNormalized)
+    }
+
     private func tokenOfNormalized(_ term: String) -> String {
         var utf8 = term
         let digest = utf8.withUTF8 { Blake2b.hash(rawInput: UnsafeRawBufferPointer($0), key: key, outputByteCount: Self.tokenByteCount) }

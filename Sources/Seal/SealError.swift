@@ -32,6 +32,9 @@ public struct SealErrorCode: ErrorCode, CustomStringConvertible {
     public static let sealedFileTruncated = Self("sealedFileTruncated")
     /// Bytes follow the final chunk of a sealed file.
     public static let sealedFileTrailingData = Self("sealedFileTrailingData")
+    /// A sealed file is not the generation its owner recorded (an older copy put back), or is from
+    /// before generations were recorded where one is required.
+    public static let sealedFileRolledBack = Self("sealedFileRolledBack")
     /// A file system call failed; `cause` has the errno.
     public static let io = Self("io")
     /// No passphrase could be obtained from the requested source.

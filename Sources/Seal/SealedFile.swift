@@ -16,8 +16,9 @@ public final class SealedFileWriter {
     private let encoder: SealedStreamEncoder
     private var committed = false
 
-    public init(path: String, key: SecretBytes, chunkSize: Int = SealedStreamEncoder.defaultChunkSize) throws {
-        encoder = try SealedStreamEncoder(key: key, chunkSize: chunkSize)
+    public init(path: String, key: SecretBytes, chunkSize: Int = SealedStreamEncoder.defaultChunkSize,
+                binding: SealedFileBinding? = nil) throws {
+        encoder = try SealedStreamEncoder(key: key, chunkSize: chunkSize, binding: binding)
         self.path = path
         temporaryPath = path + ".tmp-" + Hex.encode(SecureRandom.bytes(count: 8))
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -70,8 +71,8 @@ public final class SealedFileReader {
     private var readBuffer: [UInt8]
     private var done = false
 
-    public init(path: String, key: SecretBytes) throws {
-        decoder = try SealedStreamDecoder(key: key)
+    public init(path: String, key: SecretBytes, expecting expectation: SealedStreamDecoder.Expectation = .unbound) throws {
+        decoder = try SealedStreamDecoder(key: key, expecting: expectation)
         self.path = path
         readBuffer = [UInt8](repeating: 0, count: 64 << 10)
         fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -92,6 +93,9 @@ public final class SealedFileReader {
         return nil
     }
 
+    /// The generation of a bound (version 2) file, once its header is read; nil for version 1.
+    public var generation: UInt64? { decoder.generation }
+
     /// Reads the rest of the file; returns only if all of it authenticated and ended with FINAL.
     public func readToEnd() throws -> [UInt8] {
         var all: [UInt8] = []
@@ -103,13 +107,22 @@ public final class SealedFileReader {
 }
 
 /// Seals `data` into a new file at `path`, replacing any file there atomically.
-public func sealFile(_ data: some ContiguousBytes, to path: String, key: SecretBytes, chunkSize: Int = SealedStreamEncoder.defaultChunkSize) throws {
-    let writer = try SealedFileWriter(path: path, key: key, chunkSize: chunkSize)
+public func sealFile(_ data: some ContiguousBytes, to path: String, key: SecretBytes, chunkSize: Int = SealedStreamEncoder.defaultChunkSize,
+                     binding: SealedFileBinding? = nil) throws {
+    let writer = try SealedFileWriter(path: path, key: key, chunkSize: chunkSize, binding: binding)
     try writer.write(data)
     try writer.commit()
 }
 
 /// Opens a whole sealed file; returns only if every chunk authenticated and the file ended with FINAL.
-public func openSealedFile(at path: String, key: SecretBytes) throws -> [UInt8] {
-    try SealedFileReader(path: path, key: key).readToEnd()
+public func openSealedFile(at path: String, key: SecretBytes, expecting expectation: SealedStreamDecoder.Expectation = .unbound) throws -> [UInt8] {
+    try SealedFileReader(path: path, key: key, expecting: expectation).readToEnd()
+}
+
+/// `openSealedFile`, with the generation of a bound file (nil for version 1).
+public func openSealedFileWithGeneration(at path: String, key: SecretBytes,
+                                         expecting expectation: SealedStreamDecoder.Expectation) throws -> (bytes: [UInt8], generation: UInt64?) {
+    let reader = try SealedFileReader(path: path, key: key, expecting: expectation)
+    let bytes = try reader.readToEnd()
+    return (bytes, reader.generation)
 }

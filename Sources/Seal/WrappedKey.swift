@@ -34,6 +34,9 @@ public struct Argon2Limits: Hashable, Sendable, Codable {
     /// run for a day before the AEAD check can reject it.
     static let maximumAccepted = Argon2Limits(opslimit: 64, memlimit: 4 << 30)
 
+    /// True when either limit is below `other`'s.
+    public func isWeakerThan(_ other: Argon2Limits) -> Bool { opslimit < other.opslimit || memlimit < other.memlimit }
+
     var isAcceptable: Bool {
         opslimit >= Self.minimum.opslimit && opslimit <= Self.maximumAccepted.opslimit
             && memlimit >= Self.minimum.memlimit && memlimit <= Self.maximumAccepted.memlimit

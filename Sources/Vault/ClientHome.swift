@@ -67,6 +67,12 @@ public struct ClientHome: Sendable {
         }
     }
 
+    /// The Argon2id cost the data key is wrapped with (nil for a key file).
+    public func keyWrappingLimits() throws -> Argon2Limits? {
+        let wrapped = try wrappedKey()
+        return wrapped.kdf == .argon2id13 ? wrapped.limits : nil
+    }
+
     /// Unwraps the data key with the passphrase and opens the sealed stores. With an `embedder`,
     /// memory search is hybrid (BM25 + dense) and new items are embedded as they are stored.
     /// Waits up to `lockWait` seconds while another process imports a bundle into this home.
@@ -117,6 +123,7 @@ public final class UnlockedHome: Sendable {
             throw ClientError(.corrupt, "\(home.identityPath) does not open with this home's key: \(error)")
         }
         memory = try MemoryStore(path: home.memoryPath, key: key, schedule: schedule, embedder: embedder)
+        try SealedHomeFile.bindLegacyFiles(of: self)
     }
 }
 

@@ -59,7 +59,7 @@ public struct PersonalAdapterStore: Sendable {
     public init(home: UnlockedHome) { self.home = home }
 
     public var directory: String { home.home.path + "/adapters" }
-    public var path: String { directory + "/personal.sealed" }
+    public var path: String { SealedHomeFile(.personalAdapter, in: home).path }
     public var exists: Bool { FileManager.default.fileExists(atPath: path) }
 
     /// Seals `adapter` and its metadata into the home, replacing any previous one atomically.
@@ -85,7 +85,7 @@ public struct PersonalAdapterStore: Sendable {
         plain += withUnsafeBytes(of: UInt32(config.count).littleEndian, Array.init) + config
         plain += weights
         defer { for i in plain.indices { plain[i] = 0 } }
-        try sealFile(plain, to: path, key: home.key.subkey(for: .fileSealing))
+        try SealedHomeFile(.personalAdapter, in: home).write(plain)
     }
 
     /// The metadata alone (the whole file is authenticated either way), or nil when there is no adapter.
@@ -116,7 +116,10 @@ public struct PersonalAdapterStore: Sendable {
     func openParts() throws -> (metadata: PersonalAdapterMetadata, config: [UInt8], weights: [UInt8]) {
         let plain: [UInt8]
         do {
-            plain = try openSealedFile(at: path, key: home.key.subkey(for: .fileSealing))
+            plain = try SealedHomeFile(.personalAdapter, in: home).read()
+        } catch let e as SealError where e.code == .sealedFileRolledBack {
+            throw ClientError(.corrupt, "\(path) is not the personal adapter this home last saved: \(e.message)",
+                              remedy: "`pclient train --full` rebuilds it", cause: e)
         } catch {
             throw ClientError(.corrupt, "\(path) does not open with this home's key (altered, truncated or from another home)",
                               remedy: "`pclient train --full` rebuilds it", cause: error)

@@ -27,7 +27,7 @@ public struct ProfileStore: Sendable {
 
     public init(home: UnlockedHome) { self.home = home }
 
-    public var path: String { home.home.path + "/profile.sealed" }
+    public var path: String { SealedHomeFile(.profile, in: home).path }
 
     /// Identifies the state of long-term memory: its item ids, hashed (no content).
     public static func watermark(_ items: [MemoryItem]) -> String { watermark(ids: items.map(\.id)) }
@@ -42,7 +42,7 @@ public struct ProfileStore: Sendable {
     public func cached() throws -> ProfileSummary? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
-            let plain = try openSealedFile(at: path, key: home.key.subkey(for: .fileSealing))
+            let plain = try SealedHomeFile(.profile, in: home).read()
             return try JSONDecoder().decode(ProfileSummary.self, from: Data(plain))
         } catch {
             throw ClientError(.corrupt, "\(path) does not open with this home's key: \(error); delete it and it will be rewritten")
@@ -51,6 +51,6 @@ public struct ProfileStore: Sendable {
 
     /// Seals `summary` as the cached profile, replacing any previous one atomically.
     public func save(_ summary: ProfileSummary) throws {
-        try sealFile(Array(try JSONEncoder().encode(summary)), to: path, key: home.key.subkey(for: .fileSealing))
+        try SealedHomeFile(.profile, in: home).write(Array(try JSONEncoder().encode(summary)))
     }
 }

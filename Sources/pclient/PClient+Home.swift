@@ -47,7 +47,11 @@ struct HomeOptions: ParsableArguments {
     }
 
     func unlock() throws -> UnlockedHome {
-        try clientHome.unlock(passphrase: passphrase(), embedder: sentenceEncoder())
+        let home = clientHome
+        if let limits = try? home.keyWrappingLimits(), limits.isWeakerThan(.interactive) {
+            warnWeakKDF("\(home.keyPath) wraps the data key with a weak Argon2id cost (\(limits.memlimit >> 10) KiB, \(limits.opslimit) passes); `pclient passwd --kdf moderate` rewraps it")
+        }
+        return try home.unlock(passphrase: passphrase(), embedder: sentenceEncoder())
     }
 }
 
@@ -58,17 +62,12 @@ extension PClient {
 
         @OptionGroup var homeOptions: HomeOptions
 
-        @Option(name: .customLong("kdf"), help: "Argon2id cost: moderate (default), sensitive, interactive, or minimum (tests only).")
-        var kdf: String = ProcessInfo.processInfo.environment["PCLIENT_KDF"] ?? "moderate"
+        @OptionGroup var kdf: KDFOptions
 
-        func validate() throws {
-            guard ["moderate", "sensitive", "interactive", "minimum"].contains(kdf) else {
-                throw ValidationError("Please give --kdf moderate, sensitive, interactive or minimum.")
-            }
-        }
+        func validate() throws { _ = try kdf.limits(warn: false) }
 
         func run() throws {
-            let limits = try argon2Limits(kdf)
+            let limits = try kdf.limits()
             let home = homeOptions.clientHome
             let unlocked = try home.initialize(passphrase: homeOptions.passphrase(prompt: "New passphrase: "), limits: limits)
             print("Created \(home.path)")
@@ -84,6 +83,10 @@ extension PClient {
 
         @Option(name: .customLong("new-passphrase-file"), help: "Read the new passphrase from this file (default: $PCLIENT_NEW_PASSPHRASE, then a prompt).")
         var newPassphraseFile: String?
+        @Option(name: .customLong("kdf"), help: "Also change the Argon2id cost: moderate, sensitive, interactive (default: keep it).")
+        var kdf: String?
+        @Flag(name: .customLong("insecure-kdf"), help: "Allow --kdf minimum (tests only).")
+        var insecureKDF = false
 
         func run() throws {
             let old = try homeOptions.passphrase(prompt: "Current passphrase: ")
@@ -95,7 +98,8 @@ extension PClient {
             } else {
                 new = try PassphraseSource.prompt(message: "New passphrase: ").read()
             }
-            try homeOptions.clientHome.changePassphrase(old: old, new: new)
+            let limits = try kdf.map { try KDFOptions.parse(["--kdf", $0] + (insecureKDF ? ["--insecure-kdf"] : [])).limits() }
+            try homeOptions.clientHome.changePassphrase(old: old, new: new, limits: limits)
             print("Passphrase changed.")
         }
     }
@@ -302,15 +306,14 @@ extension PClient {
         var includeIdentity = false
         @Option(name: .customLong("bundle-passphrase-file"), help: "Seal the bundle with this passphrase (default: $PCLIENT_BUNDLE_PASSPHRASE, then the home's).")
         var bundlePassphraseFile: String?
-        @Option(name: .customLong("kdf"), help: "Argon2id cost for the bundle: moderate (default), sensitive, interactive, minimum (tests).")
-        var kdf: String = ProcessInfo.processInfo.environment["PCLIENT_KDF"] ?? "moderate"
+        @OptionGroup var kdf: KDFOptions
 
         func run() throws {
             let homePassphrase = try homeOptions.passphrase()
             let home = try homeOptions.clientHome.unlock(passphrase: homePassphrase)
             let passphrase = try bundlePassphrase(file: bundlePassphraseFile) ?? homePassphrase
             let bytes = try SealedBundle.export(home, passphrase: passphrase, includeIdentity: includeIdentity,
-                                                limits: argon2Limits(kdf))
+                                                limits: kdf.limits())
             try AtomicFile.write(bytes, to: out)
             print("Wrote \(out) (\(bytes.count) bytes).")
         }
@@ -324,8 +327,7 @@ extension PClient {
         @OptionGroup var homeOptions: HomeOptions
         @Option(name: .customLong("bundle-passphrase-file"), help: "The bundle's passphrase (default: $PCLIENT_BUNDLE_PASSPHRASE, then the home's).")
         var bundlePassphraseFile: String?
-        @Option(name: .customLong("kdf"), help: "Argon2id cost when this creates the home: moderate (default), sensitive, interactive, minimum.")
-        var kdf: String = ProcessInfo.processInfo.environment["PCLIENT_KDF"] ?? "moderate"
+        @OptionGroup var kdf: KDFOptions
         @Flag(help: "Import into a home whose identity differs from the bundle's signer.")
         var foreign = false
         @Argument(help: "The bundle file.")
@@ -339,7 +341,7 @@ extension PClient {
             let passphrase = try bundlePassphrase(file: bundlePassphraseFile) ?? homePassphrase
             let contents = try SealedBundle.open(Array(data), passphrase: passphrase)
             let report = try SealedBundle.importContents(contents, into: homeOptions.clientHome, passphrase: homePassphrase,
-                                                         limits: argon2Limits(kdf), allowForeignIdentity: foreign)
+                                                         limits: kdf.limits(), allowForeignIdentity: foreign)
             print("Imported \(contents.items.count) memory items (\(report.items) new or rehearsed).")
             if !report.installed.isEmpty { print("Installed: \(report.installed.joined(separator: ", ")).") }
             for skipped in report.notInstalled { print("Not installed: \(skipped).") }
@@ -355,14 +357,37 @@ func bundlePassphrase(file: String?) throws -> SecretBytes? {
     return nil
 }
 
-func argon2Limits(_ name: String) throws -> Argon2Limits {
-    switch name {
-    case "moderate": return .moderate
-    case "sensitive": return .sensitive
-    case "interactive": return .interactive
-    case "minimum": return .minimum
-    default: throw ValidationError("Please give --kdf moderate, sensitive, interactive or minimum.")
+/// The Argon2id cost of wrapping a key (a home's, or a bundle's). The smallest cost libsodium allows
+/// offers no protection against guessing and is refused unless asked for loudly.
+struct KDFOptions: ParsableArguments {
+    @Option(name: .customLong("kdf"), help: "Argon2id cost: moderate (default, 256 MiB), sensitive (1 GiB), interactive (64 MiB), or minimum (8 KiB: tests only, needs --insecure-kdf). Default: $PCLIENT_KDF, then moderate.")
+    var name: String = ProcessInfo.processInfo.environment["PCLIENT_KDF"] ?? "moderate"
+
+    @Flag(name: .customLong("insecure-kdf"), help: "Allow --kdf minimum (also: PCLIENT_INSECURE_KDF=1). A stolen disk's passphrase can then be guessed fast.")
+    var insecureFlag = false
+
+    var insecure: Bool { insecureFlag || ProcessInfo.processInfo.environment["PCLIENT_INSECURE_KDF"] == "1" }
+
+    /// The limits named; `minimum` only with `insecure`, and then with a warning on stderr.
+    func limits(warn: Bool = true) throws -> Argon2Limits {
+        switch name {
+        case "moderate": return .moderate
+        case "sensitive": return .sensitive
+        case "interactive": return .interactive
+        case "minimum":
+            guard insecure else {
+                throw ValidationError("--kdf minimum (Argon2id with 8 KiB and one pass) lets anyone holding the file guess passphrases fast: it is for tests. Add --insecure-kdf (or set PCLIENT_INSECURE_KDF=1) to use it anyway.")
+            }
+            if warn { warnWeakKDF("this key is wrapped with the minimum Argon2id cost (8 KiB, one pass), as --insecure-kdf asked") }
+            return .minimum
+        default: throw ValidationError("Please give --kdf moderate, sensitive, interactive or minimum.")
+        }
     }
+}
+
+/// A loud warning on stderr about a weak key-derivation cost.
+func warnWeakKDF(_ what: String) {
+    FileHandle.standardError.write(Data("WARNING: \(what): a stolen copy of it can be opened by guessing passphrases quickly. Use it for tests only.\n".utf8))
 }
 
 extension PClient {

@@ -18,14 +18,16 @@ struct PClientBinary {
     }
 
     @discardableResult
-    func run(_ args: [String], home: String, passphrase: String = "canary test passphrase") throws -> (status: Int32, out: String, err: String) {
+    func run(_ args: [String], home: String, passphrase: String = "canary test passphrase",
+             environment overrides: [String: String?] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = url
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["PCLIENT_HOME"] = home
         env["PCLIENT_PASSPHRASE"] = passphrase
-        env["PCLIENT_KDF"] = "minimum"
+        env["PCLIENT_KDF"] = "minimum"; env["PCLIENT_INSECURE_KDF"] = "1"
+        for (name, value) in overrides { env[name] = value }
         p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

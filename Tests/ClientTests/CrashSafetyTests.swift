@@ -46,7 +46,7 @@ import Vault
         var env = ProcessInfo.processInfo.environment
         env["PCLIENT_HOME"] = home.path
         env["PCLIENT_PASSPHRASE"] = passphrase
-        env["PCLIENT_KDF"] = "minimum"
+        env["PCLIENT_KDF"] = "minimum"; env["PCLIENT_INSECURE_KDF"] = "1"
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice

@@ -56,7 +56,7 @@ func runTool(_ binary: String, _ args: [String], env: [String: String] = [:], ch
         for i in 0..<clients {
             let home = dir + "/home\(i)"
             homes.append(home)
-            let e = ["PCLIENT_HOME": home, "PCLIENT_PASSPHRASE": "integration passphrase \(i)", "PCLIENT_KDF": "minimum"]
+            let e = ["PCLIENT_HOME": home, "PCLIENT_PASSPHRASE": "integration passphrase \(i)", "PCLIENT_KDF": "minimum", "PCLIENT_INSECURE_KDF": "1"]
             try runTool(pclient, ["init"], env: e)
             let lines = (0..<6).map { "{\"text\": \"Note \($0) of client \(i): I always write \(canary) in my letters, then sign with love.\"}" }
             try lines.joined(separator: "\n").write(toFile: dir + "/mem\(i).jsonl", atomically: true, encoding: .utf8)
@@ -69,7 +69,7 @@ func runTool(_ binary: String, _ args: [String], env: [String: String] = [:], ch
             let p = Process()
             p.executableURL = URL(fileURLWithPath: pclient)
             p.arguments = ["sync", "--rounds", "1", "--model", model, "--timeout", "60", "--poll", "0.5", "--threads", "1"]
-            p.environment = env.merging(["PCLIENT_HOME": homes[i], "PCLIENT_PASSPHRASE": "integration passphrase \(i)", "PCLIENT_KDF": "minimum"]) { $1 }
+            p.environment = env.merging(["PCLIENT_HOME": homes[i], "PCLIENT_PASSPHRASE": "integration passphrase \(i)", "PCLIENT_KDF": "minimum", "PCLIENT_INSECURE_KDF": "1"]) { $1 }
             let out = Pipe()
             p.standardOutput = out
             p.standardError = out

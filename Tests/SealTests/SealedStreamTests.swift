@@ -119,7 +119,7 @@ import Testing
         #expect(sealError { _ = try open(sealed, key: SecretBytes(randomCount: 32)) }?.code == .sealedFileCorrupted)
         var badMagic = sealed; badMagic[0] = UInt8(ascii: "X")
         #expect(sealError { _ = try open(badMagic) }?.code == .sealedFileHeader)
-        var badVersion = sealed; badVersion[8] = 2
+        var badVersion = sealed; badVersion[8] = 3
         #expect(sealError { _ = try open(badVersion) }?.code == .unsupportedVersion)
         var badChunkSize = sealed; badChunkSize[12] = 17
         #expect(sealError { _ = try open(badChunkSize) }?.code == .sealedFileCorrupted)
