@@ -31,7 +31,9 @@ extension MemoryStore {
                                 json: try JSONEncoder().encode(new.content), frames: frames, frameKeys: frames.map(frameKey))
         let vector = try embedder?.embed([new.content.searchableText]).first
         let result: Remembered = try write { db in
-            let r = try insert(db, new, prepared, vector: vector, now: now, excluding: [id])
+            var ids = try ItemIDs(db, self)
+            let r = try insert(db, new, prepared, vector: vector, now: now, ids: &ids, excluding: [id])
+            try ids.record(db, self)
             guard r.id != id else { return r }
             try db.execute(sql: "UPDATE item SET replacedBy = ?, replacedHow = ?, validTo = NULL WHERE id = ?",
                            arguments: [r.id, Replacement.edited.rawValue, id])

@@ -324,14 +324,16 @@ public final class MemoryStore: Sendable {
         var indexed: [(Int64, String)] = []
         let results: [Remembered] = try write { db in
             var results: [Remembered] = []
+            var ids = try ItemIDs(db, self)
             for (index, item) in items.enumerated() {
-                let r = try insert(db, item, prepared[index], vector: vectors?[index], now: now)
+                let r = try insert(db, item, prepared[index], vector: vectors?[index], now: now, ids: &ids)
                 if r.stored {
                     if let v = vectors?[index] { embedded.append((r.id, v)) }
                     indexed.append((r.id, prepared[index].tokens))
                 }
                 results.append(r)
             }
+            try ids.record(db, self)
             return results
         }
         for (id, v) in embedded { dense?.add(id, v) }
@@ -351,13 +353,13 @@ public final class MemoryStore: Sendable {
     /// Inserts one prepared item in the open transaction (or rehearses its twin), then closes the
     /// current notes it supersedes.
     func insert(_ db: Database, _ item: NewItem, _ p: Prepared, vector: [Float]?, now: Double,
-                excluding: Set<Int64> = []) throws -> Remembered {
+                ids: inout ItemIDs, excluding: Set<Int64> = []) throws -> Remembered {
         if let existing = try Int64.fetchOne(db, sql: "SELECT id FROM item WHERE fingerprint = ? LIMIT 1", arguments: [p.fingerprint]) {
             try db.execute(sql: "UPDATE item SET accessCount = accessCount + 1, lastAccess = ?, importance = MAX(importance, ?) WHERE id = ?",
                            arguments: [now, item.importance, existing])
             return Remembered(id: existing, stored: false, superseded: [])
         }
-        let id = try nextItemID(db)
+        let id = ids.take()
         let tier: Tier = item.importance >= schedule.importanceThreshold && item.tier == .short ? .long : item.tier
         let sealed = Data(sealer.seal(p.json, associatedData: contentAD(id, 1)))
         let created = item.created?.timeIntervalSince1970 ?? now
@@ -407,14 +409,29 @@ public final class MemoryStore: Sendable {
         return closed
     }
 
-    /// A new item's id: past every id this store has given (a sealed counter, and the largest id
-    /// present), so no id is reused and a forgotten item's old ciphertext, authenticated for its id
-    /// and version, cannot be put back in the place of a newer item.
-    func nextItemID(_ db: Database) throws -> Int64 {
-        let largest = try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0
-        let id = max(largest, Int64(try counter(db, "last-item-id"))) + 1
-        try setCounter(db, "last-item-id", Int(id))
-        return id
+    /// New items' ids within one write transaction: past every id this store has given (a sealed
+    /// counter, and the largest id present), so no id is reused and a forgotten item's old
+    /// ciphertext, authenticated for its id and version, cannot be put back in a newer item's place.
+    /// `record` saves the counter before the transaction commits.
+    struct ItemIDs {
+        private var last: Int64
+        private let first: Int64
+
+        init(_ db: Database, _ store: MemoryStore) throws {
+            let largest = try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0
+            last = max(largest, Int64(try store.counter(db, "last-item-id")))
+            first = last
+        }
+
+        mutating func take() -> Int64 {
+            last += 1
+            return last
+        }
+
+        func record(_ db: Database, _ store: MemoryStore) throws {
+            guard last != first else { return }
+            try store.setCounter(db, "last-item-id", Int(last))
+        }
     }
 
     @discardableResult
