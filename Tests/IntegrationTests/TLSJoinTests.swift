@@ -69,7 +69,7 @@ import Transport
         #expect(refused.status != 0 && !FileManager.default.fileExists(atPath: dir + "/home1/coordinator.json"), "\(refused.output)")
     }
 
-    /// Plain http to another machine is refused before any connection (the address is TEST-NET,
+    /// Plain http to another machine is refused before any connection (the address is TEST-NET-2,
     /// unreachable: a connection attempt would hang until the connect timeout), unless --insecure;
     /// and a coordinator that answers with another key than --expect-key is not pinned.
     @Test func joinRefusesPlainHTTPToAnotherHostAndAnUnexpectedKey() async throws {
@@ -78,7 +78,7 @@ import Transport
         let pclient = try builtProduct("pclient")
         let e = try home(dir, 0)
         let start = Date()
-        let remote = try runTool(pclient, ["join", "http://192.0.2.10:8443", "--token", "t"], env: e, check: false)
+        let remote = try runTool(pclient, ["join", "http://198.51.100.10:8443", "--token", "t"], env: e, check: false)
         #expect(remote.status != 0 && remote.output.contains("plain http"), "\(remote.output)")
         #expect(Date().timeIntervalSince(start) < 5, "refused before connecting")
         #expect(!FileManager.default.fileExists(atPath: dir + "/home0/coordinator.json"))
