@@ -70,7 +70,7 @@ let package = Package(
         // Transport (libcurl, the only place it is linked, and the loopback helper), FederatedClient
         // (taking part in rounds), Personalization (the assistant, the profile, the personal adapter).
         .target(name: "Vault", dependencies: ["Diagnostics", "Seal", "Memory", "Federation", "GGUF", "LLM", "Tuning", "Tensor"], swiftSettings: swiftSettings),
-        .target(name: "Transport", dependencies: ["CCurl", "Federation", "Seal"], swiftSettings: swiftSettings),
+        .target(name: "Transport", dependencies: ["CCurl", "Diagnostics", "Federation", "Seal"], swiftSettings: swiftSettings),
         .target(
             name: "FederatedClient",
             dependencies: ["Diagnostics", "Vault", "Transport", "Federation", "Seal", "LLM", "Memory", "Tensor", "Tokenizer", "Tuning"],

@@ -1,4 +1,5 @@
 internal import CCurl
+import Diagnostics
 public import Federation
 public import Foundation
 public import Seal
@@ -150,9 +151,12 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public var status: Int? { if case .status(let s) = kind { s } else { nil } }
     public var isConnectionError: Bool { if case .connection = kind { true } else { false } }
 
+    /// The server's words are shown escaped (`TerminalText`): a coordinator cannot send escape
+    /// sequences to the user's terminal through an error message.
     public var description: String {
         if let api {
-            return "\(request): \(message) — \(api.error.message) (\(api.error.code)). \(api.error.remedy)"
+            let e = api.error
+            return "\(request): \(message) — \(TerminalText.escaped(e.message)) (\(TerminalText.escaped(e.code))). \(TerminalText.escaped(e.remedy))"
         }
         return "\(request): \(message)"
     }

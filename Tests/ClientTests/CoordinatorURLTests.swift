@@ -1,3 +1,4 @@
+import Federation
 import Foundation
 import Seal
 import Testing
@@ -22,5 +23,13 @@ import Transport
         } catch let e as HTTPError {
             #expect(e.kind == .insecure && e.message.contains("--insecure"))
         }
+    }
+
+    /// A coordinator's error text reaches the user's terminal escaped (issue 16 item 11, client side).
+    @Test func aCoordinatorsErrorTextIsShownEscaped() {
+        let api = APIErrorBody(code: "x\u{1b}[2J", message: "owned\u{1b}]0;title\u{07}", remedy: "read \u{202e}txt.exe")
+        let text = HTTPError(.status(401), "refused", api: api, request: "GET /v1/round").description
+        #expect(!text.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{07}" || $0 == "\u{202e}" })
+        #expect(text.contains(#"owned\u{1b}]0;title\u{7}"#) && text.contains(#"read \u{202e}txt.exe"#), "\(text)")
     }
 }
