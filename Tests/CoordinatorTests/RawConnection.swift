@@ -6,7 +6,10 @@ import Glibc
 /// A bare TCP connection to the live test server, to play what an HTTP client library would
 /// never do: a head without its body, a head trickled byte by byte, silence. `source` picks the
 /// local address (anything in 127.0.0.0/8 is this machine), to stand for another host.
-final class RawConnection {
+///
+/// Reads block, so they run on a Dispatch thread: blocking a thread of Swift's cooperative pool
+/// (two on a two-core machine) would starve the in-process server the test talks to.
+final class RawConnection: @unchecked Sendable {
     private let fd: Int32
 
     init(port: Int, from source: String = "127.0.0.1") throws {
@@ -47,7 +50,22 @@ final class RawConnection {
 
     /// Reads until the peer closes or `timeout` seconds pass: what arrived, and whether it closed
     /// (EOF or a reset) and after how many seconds.
-    func read(timeout: Double) -> (data: Data, closed: Bool, seconds: Double) {
+    func read(timeout: Double) async -> (data: Data, closed: Bool, seconds: Double) {
+        await offPool { self.blockingRead(timeout: timeout) }
+    }
+
+    /// Reads until a whole response (head and Content-Length bytes of body) arrived, or `timeout`.
+    func readResponse(timeout: Double) async -> String? {
+        await offPool { self.blockingReadResponse(timeout: timeout) }
+    }
+
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: body()) }
+        }
+    }
+
+    private func blockingRead(timeout: Double) -> (data: Data, closed: Bool, seconds: Double) {
         let start = Date()
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -64,12 +82,11 @@ final class RawConnection {
         }
     }
 
-    /// Reads until a whole response (head and Content-Length bytes of body) arrived, or `timeout`.
-    func readResponse(timeout: Double) -> String? {
+    private func blockingReadResponse(timeout: Double) -> String? {
         let start = Date()
         var text = ""
         while Date().timeIntervalSince(start) < timeout {
-            let (d, closed, _) = read(timeout: 0.1)
+            let (d, closed, _) = blockingRead(timeout: 0.1)
             text += String(decoding: d, as: UTF8.self)
             if let range = text.range(of: "\r\n\r\n") {
                 let head = text[..<range.lowerBound].lowercased()
