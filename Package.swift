@@ -26,6 +26,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // Already in the graph through Hummingbird; named here because the server's connection guard
+        // is a NIO channel handler on HTTP parts.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -65,7 +70,7 @@ let package = Package(
         // Transport (libcurl, the only place it is linked, and the loopback helper), FederatedClient
         // (taking part in rounds), Personalization (the assistant, the profile, the personal adapter).
         .target(name: "Vault", dependencies: ["Diagnostics", "Seal", "Memory", "Federation", "GGUF", "LLM", "Tuning", "Tensor"], swiftSettings: swiftSettings),
-        .target(name: "Transport", dependencies: ["CCurl", "Federation", "Seal"], swiftSettings: swiftSettings),
+        .target(name: "Transport", dependencies: ["CCurl", "Diagnostics", "Federation", "Seal"], swiftSettings: swiftSettings),
         .target(
             name: "FederatedClient",
             dependencies: ["Diagnostics", "Vault", "Transport", "Federation", "Seal", "LLM", "Memory", "Tensor", "Tokenizer", "Tuning"],
@@ -85,6 +90,11 @@ let package = Package(
             name: "CoordinatorServer",
             dependencies: ["CoordinatorCore", "Federation", "Seal",
                            .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdTLS", package: "hummingbird"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "HummingbirdCore", package: "hummingbird"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: swiftSettings
@@ -97,7 +107,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pcoord",
-            dependencies: ["Diagnostics", "CoordinatorServer", "CoordinatorCore", "Federation",
+            dependencies: ["Diagnostics", "CoordinatorServer", "CoordinatorCore", "Federation", "Seal",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings

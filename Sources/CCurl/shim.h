@@ -12,3 +12,8 @@ static inline CURLcode pcurl_setopt_callback(CURL *h, CURLoption o, pcurl_data_c
 static inline CURLcode pcurl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode pcurl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode pcurl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
+// CURLOPT_CAINFO_BLOB and the like: the bytes are copied by libcurl (CURL_BLOB_COPY).
+static inline CURLcode pcurl_setopt_blob(CURL *h, CURLoption o, const void *data, size_t len) {
+    struct curl_blob b = { (void *)data, len, CURL_BLOB_COPY };
+    return curl_easy_setopt(h, o, &b);
+}

@@ -5,6 +5,9 @@ import Seal
 
 // One-time enrollment tokens (only their SHA-256 is stored) and enrollment with one.
 extension Coordinator {
+    /// Characters a client-chosen name may have (it is shown to the operator, escaped: `TerminalText`).
+    public static let maximumNameLength = 64
+
     /// Creates a one-time token; only its SHA-256 is stored.
     public func createEnrollmentToken(name: String?, validFor seconds: Double, now: Date) throws -> String {
         var r = SodiumRandom()
@@ -18,8 +21,12 @@ extension Coordinator {
             throw CoordinatorError(.badProof, "The enrollment proof does not verify under the identity sent with it.",
                                    remedy: "Sign T(\"pllm.enroll.v1\") ‖ T(token) ‖ T(signing key) ‖ T(agreement key) with the identity being enrolled.")
         }
+        if let name = request.name, name.count > Self.maximumNameLength {
+            throw CoordinatorError(.invalidRequest, "The client name has \(name.count) characters; at most \(Self.maximumNameLength) are kept.",
+                                   remedy: "Choose a shorter name (pclient join --name).")
+        }
         let id = Hex.encode(request.identity.signing)
-        let client = EnrolledClient(id: id, identity: request.identity, name: request.name.map { String($0.prefix(100)) }, enrolledAt: now, lastSeen: nil)
+        let client = EnrolledClient(id: id, identity: request.identity, name: request.name, enrolledAt: now, lastSeen: nil)
         switch try store.enroll(tokenHash: SHA256.hex(Array(request.token.utf8)), client: client, now: now) {
         case .valid: break
         case .rejoined:

@@ -43,6 +43,8 @@ public protocol CoordinatorStore: Sendable {
     func enroll(tokenHash: String, client: EnrolledClient, now: Date) throws -> TokenCheck
     func client(id: String) throws -> EnrolledClient?
     func clients() throws -> [EnrolledClient]
+    /// True when `client` already used `nonce` since `after` (a read: the check before a body is read).
+    func nonceSeen(client: String, nonce: String, after: Date) throws -> Bool
     /// Records a nonce of `client` and its last-seen time; false when the nonce was already seen.
     /// Nonces older than `pruneBefore` are forgotten.
     func recordRequest(client: String, nonce: String, at: Date, pruneBefore: Date) throws -> Bool

@@ -253,6 +253,13 @@ public final class SQLiteCoordinatorStore: CoordinatorStore {
         try read { db in try Row.fetchAll(db, sql: "SELECT * FROM clients ORDER BY enrolled_at, id").map(Self.client) }
     }
 
+    public func nonceSeen(client: String, nonce: String, after: Date) throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM nonces WHERE client = ? AND nonce = ? AND seen_at >= ?)",
+                              arguments: [client, nonce, after.timeIntervalSince1970]) ?? false
+        }
+    }
+
     public func recordRequest(client: String, nonce: String, at: Date, pruneBefore: Date) throws -> Bool {
         try write { db in
             try db.execute(sql: "DELETE FROM nonces WHERE seen_at < ?", arguments: [pruneBefore.timeIntervalSince1970])

@@ -3,8 +3,12 @@ import Federation
 import Foundation
 public import Hummingbird
 public import Logging
-import Seal
+import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
+import NIOSSL
+import Seal
+import Synchronization
 
 /// The HTTP routes of protocol/openapi.yaml over a `Coordinator`.
 struct CoordinatorAPI: Sendable {
@@ -26,23 +30,23 @@ struct CoordinatorAPI: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))
         }
         router.post("/v1/enroll") { request, context in
-            let body = try await collect(request, limit: small)
             // Enrollment is unauthenticated: one bucket per peer address, so one host's flood
-            // does not lock every other host out of enrolling.
+            // does not lock every other host out of enrolling; spent before the body is read.
             if let wait = await limiter.take("enroll:" + context.peer, now: Date()) { throw rateLimited(wait) }
+            let body = try await collect(request, context, limit: small)
             let enroll = try decode(EnrollRequest.self, body)
             return try json(try await coordinator.enroll(enroll, now: Date()))
         }
-        router.get("/v1/manifest") { request, _ in
-            _ = try await authenticate(request, limit: 0)
+        router.get("/v1/manifest") { request, context in
+            _ = try await authenticate(request, context, limit: 0)
             return try json(try await coordinator.signedManifest(now: Date()))
         }
         router.get("/v1/blobs/:sha256") { request, context in
-            _ = try await authenticate(request, limit: 0)
+            _ = try await authenticate(request, context, limit: 0)
             return try await blob(request, context: context)
         }
-        router.get("/v1/round") { request, _ in
-            let (client, _) = try await authenticate(request, limit: 0)
+        router.get("/v1/round") { request, context in
+            let (client, _) = try await authenticate(request, context, limit: 0)
             return try json(try await coordinator.roundStatus(for: client, now: Date()))
         }
         router.post("/v1/rounds/:round/advertise-keys") { request, context in
@@ -135,36 +139,46 @@ struct CoordinatorAPI: Sendable {
     }
 
     /// The body, refused with 413 past `limit` bytes (by Content-Length at once, or while reading).
-    func collect(_ request: Request, limit: Int) async throws -> Data {
+    /// A body that has not arrived `bodyTimeout` seconds after the head closes the connection.
+    func collect(_ request: Request, _ context: CoordinatorRequestContext, limit: Int) async throws -> Data {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw CoordinatorError(.payloadTooLarge, "The body has \(length) bytes; this route accepts at most \(limit).", remedy: "Send only the message the route expects.")
         }
+        let channel = context.channel
+        let deadline = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.bodyTimeout * 1000))) { channel.close(promise: nil) }
+        defer { deadline.cancel() }
         var r = request
         let buffer: ByteBuffer
         do { buffer = try await r.collectBody(upTo: limit) } catch {
             throw CoordinatorError(.payloadTooLarge, "The body exceeds this route's limit of \(limit) bytes.", remedy: "Send only the message the route expects.")
         }
         metrics.received(bytes: buffer.readableBytes)
+        context.body.markRead()
         return Data(buffer.readableBytesView)
     }
 
-    /// Reads the body and checks the request's signature, nonce, clock and the client's rate.
-    func authenticate(_ request: Request, limit: Int) async throws -> (EnrolledClient, Data) {
-        let body = try await collect(request, limit: limit)
+    /// A signed request, checked in the order of protocol/PROTOCOL.md §2.3: the headers (well-formed,
+    /// timestamp, enrolled client, unseen nonce) and the client's rate before the body is read; the
+    /// body up to the route's `limit`; the signature over it; then the rate token is spent and the
+    /// nonce recorded, the only write. A request refused at any step changes nothing.
+    func authenticate(_ request: Request, _ context: CoordinatorRequestContext, limit: Int) async throws -> (EnrolledClient, Data) {
         let h = request.headers
-        let client = try await coordinator.authenticate(
-            method: request.method.rawValue, path: request.head.path ?? "/", bodySHA256: SHA256.hash(body),
-            clientID: h[Self.clientHeader], timestamp: h[Self.timestampHeader], nonce: h[Self.nonceHeader],
-            signature: h[Self.signatureHeader], now: Date())
-        if let wait = await limiter.take(client.id, now: Date()) { throw rateLimited(wait) }
-        return (client, body)
+        let checked = try coordinator.requests.checkHeaders(clientID: h[Self.clientHeader], timestamp: h[Self.timestampHeader],
+                                                            nonce: h[Self.nonceHeader], signature: h[Self.signatureHeader], now: Date())
+        let id = checked.client.id
+        if let wait = await limiter.check(id, now: Date()) { throw rateLimited(wait) }
+        let body = try await collect(request, context, limit: limit)
+        try coordinator.requests.verify(checked, method: request.method.rawValue, path: request.head.path ?? "/", bodySHA256: SHA256.hash(body))
+        if let wait = await limiter.take(id, now: Date()) { throw rateLimited(wait) }
+        try coordinator.requests.record(checked, now: Date())
+        return (checked.client, body)
     }
 
     func roundRequest(_ request: Request, _ context: CoordinatorRequestContext, limit: Int) async throws -> (EnrolledClient, Data, UInt64) {
         guard let round = context.parameters.get("round", as: UInt64.self) else {
             throw CoordinatorError(.invalidRequest, "The round in the path is not a number.", remedy: "Use the round number GET /v1/round gave.")
         }
-        let (client, body) = try await authenticate(request, limit: limit)
+        let (client, body) = try await authenticate(request, context, limit: limit)
         return (client, body, round)
     }
 
@@ -194,23 +208,67 @@ public struct CoordinatorRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer's IP address, or "unknown" (no socket, as in router tests).
     public let peer: String
+    /// The connection, which a body that does not arrive in time closes.
+    let channel: any Channel
+    /// Whether a handler read the whole body (a refusal before it closes the connection).
+    let body = BodyProgress()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         peer = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        channel = source.channel
     }
 }
 
+/// Set once a request's body has been read whole.
+final class BodyProgress: Sendable {
+    private let read = Atomic<Bool>(false)
+    func markRead() { read.store(true, ordering: .relaxed) }
+    var wasRead: Bool { read.load(ordering: .relaxed) }
+}
+
 /// The coordinator's HTTP application; `pcoord serve` and the tests both build it here.
+/// Connections are bounded before any route runs: in all (`maxConnections`: past it the listener
+/// stops accepting), per peer address (`ConnectionGuard`), in silence (`idleTimeout`, which a
+/// trickled request head does not reset) and per body (`bodyTimeout`); with `tls` set, only TLS.
 public func buildApplication(coordinator: Coordinator, configuration: ServerConfiguration, metrics: CoordinatorMetrics = CoordinatorMetrics(),
-                             logger: Logger = Logger(label: "pcoord")) async -> some ApplicationProtocol {
+                             logger: Logger = Logger(label: "pcoord")) async throws -> some ApplicationProtocol {
     await coordinator.setObserver { metrics.observe($0) }
     let router = Router(context: CoordinatorRequestContext.self)
     router.add(middleware: APIErrorMiddleware(metrics: metrics, logger: logger))
+    router.add(middleware: AddressRateLimit(limiter: RateLimiter(rate: configuration.addressRequestsPerSecond, burst: configuration.addressBurst)))
     CoordinatorAPI(coordinator: coordinator, configuration: configuration, metrics: metrics,
                    limiter: RateLimiter(rate: configuration.requestsPerSecond, burst: configuration.burst)).register(on: router)
-    return Application(router: router, configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pcoord"),
+    let counts = ConnectionCounts(limit: configuration.maxConnectionsPerAddress)
+    let http1 = HTTPServerBuilder.http1(configuration: .init(
+        additionalChannelHandlers: [ConnectionGuard(counts: counts)],
+        idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)),
+        httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 << 10, maxHeaderListSize: 32 << 10, maxHeaderFieldCount: 64)))
+    let server: HTTPServerBuilder
+    if let tls = configuration.tls {
+        server = try .tls(http1, tlsConfiguration: try tlsConfiguration(tls))
+    } else {
+        server = http1
+    }
+    return Application(router: router, server: server,
+                       configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pcoord",
+                                            availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)),
                        logger: logger)
+}
+
+/// The server's TLS configuration from PEM files: the chain (leaf first) and its private key.
+func tlsConfiguration(_ files: ServerConfiguration.TLSFiles) throws -> TLSConfiguration {
+    do {
+        let chain = try NIOSSLCertificate.fromPEMFile(files.certificateChain)
+        guard !chain.isEmpty else { throw NIOSSLError.failedToLoadCertificate }
+        let key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        return tls
+    } catch {
+        throw CoordinatorError(.configuration, "Cannot load the TLS certificate \(files.certificateChain) or key \(files.privateKey): \(error).",
+                               remedy: "Give PEM files: the certificate chain (leaf first) and its unencrypted private key.", cause: error)
+    }
 }
 
 /// Ticks the round machine every `interval` seconds until cancelled, so deadlines fire without traffic.
@@ -225,7 +283,7 @@ public func startTicker(_ coordinator: Coordinator, interval: Double, logger: Lo
 
 /// Serves until the process is asked to stop (SIGINT/SIGTERM through Hummingbird's service group).
 public func serve(coordinator: Coordinator, configuration: ServerConfiguration, logger: Logger) async throws {
-    let app = await buildApplication(coordinator: coordinator, configuration: configuration, logger: logger)
+    let app = try await buildApplication(coordinator: coordinator, configuration: configuration, logger: logger)
     let ticker = startTicker(coordinator, interval: configuration.tickInterval, logger: logger)
     defer { ticker.cancel() }
     try await app.runService()

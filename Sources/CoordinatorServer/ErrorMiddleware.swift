@@ -2,6 +2,7 @@ import CoordinatorCore
 import Federation
 import Foundation
 import Hummingbird
+import HTTPTypes
 import Logging
 
 /// An error that carries response headers besides its `CoordinatorError` (Retry-After, Content-Range).
@@ -12,7 +13,8 @@ struct HeaderedError: Error {
 
 /// Turns every error into `APIErrorBody` JSON with a code and a remedy, counts requests by route
 /// and status, and never answers bad input with a 5xx: only a storage or internal failure does.
-struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+struct APIErrorMiddleware: RouterMiddleware {
+    typealias Context = CoordinatorRequestContext
     let metrics: CoordinatorMetrics
     let logger: Logger
 
@@ -29,11 +31,18 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             var fields: HTTPFields = [.contentType: "application/json"]
             for (name, value) in headers { fields[name] = value }
+            // A request refused before its body was read (protocol/PROTOCOL.md §2.3): the
+            // connection closes after the answer (ConnectionGuard) instead of draining the body.
+            if Self.hasBody(request) && !context.body.wasRead { fields[.connection] = "close" }
             let data = (try? WireCoding.encoder().encode(body)) ?? Data()
             response = Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
         metrics.request(route: context.endpointPath ?? "unmatched", status: response.status.code)
         return response
+    }
+
+    static func hasBody(_ request: Request) -> Bool {
+        request.headers[.transferEncoding] != nil || (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0
     }
 
     static func map(_ error: any Error) -> (Int, APIErrorBody, [(FieldName, String)]) {
@@ -69,3 +78,19 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// HTTPTypes' field name (Hummingbird re-exports `HTTPFields` but not `HTTPField`).
 typealias FieldName = HTTPFields.Element.Name
+
+/// Requests of any kind per peer address, before anything else runs (no header parsed, no store
+/// read): what one address can make the coordinator do without any key is bounded too.
+struct AddressRateLimit: RouterMiddleware {
+    typealias Context = CoordinatorRequestContext
+    let limiter: RateLimiter
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let wait = await limiter.take("addr:" + context.peer, now: Date()) {
+            let s = max(1, Int(wait.rounded(.up)))
+            throw HeaderedError(error: CoordinatorError(.rateLimited, "Too many requests from this address.", remedy: "Retry after \(s) s."),
+                                headers: [(.retryAfter, String(s))])
+        }
+        return try await next(request, context)
+    }
+}

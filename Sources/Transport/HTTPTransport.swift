@@ -1,4 +1,5 @@
 internal import CCurl
+import Diagnostics
 public import Federation
 public import Foundation
 public import Seal
@@ -52,8 +53,39 @@ public struct HTTPConfiguration: Sendable {
     public var stallTimeout: Double = 30
     public var retry = HTTPRetryPolicy()
     public var userAgent = "pclient/1"
+    /// PEM certificates to trust for https instead of the system's (a private CA, or the
+    /// coordinator's self-signed certificate). Host names are verified either way.
+    public var caCertificatePEM: String?
+    /// Allow plain http to a host that is not this machine (`CoordinatorURL`). Off: refused.
+    public var allowInsecureHTTP = false
 
     public init() {}
+}
+
+/// Which coordinator URLs the transport accepts. https always (verified by libcurl against the
+/// system's CAs or `caCertificatePEM`); plain http only to this machine (127.0.0.0/8, ::1,
+/// localhost), where no one sits between client and coordinator, unless `allowInsecureHTTP`.
+/// Over http to another host anyone on the path could read and change every request, and at
+/// `pclient join` answer with their own key, which the client would then pin.
+public enum CoordinatorURL {
+    public static func isLoopback(host: String) -> Bool {
+        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1" { return true }
+        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// True for an http (not https) URL whose host is not this machine.
+    public static func isInsecure(_ url: String) -> Bool {
+        guard let u = URL(string: url.trimmingCharacters(in: .whitespaces)), u.scheme?.lowercased() == "http", let host = u.host else { return false }
+        return !isLoopback(host: host)
+    }
+
+    /// What to print on stderr, every time, when `--insecure` lets plain http reach another host.
+    public static func warning(_ url: String) -> String {
+        "WARNING: \(url) is plain http to another machine (--insecure): anyone on the network path can read and alter " +
+        "this client's traffic and could have pinned their own key at join. Use https (pcoord serve --tls-certificate, or a TLS proxy)."
+    }
 }
 
 /// One response: status, headers (names lower-cased; the last value of a repeated header) and body.
@@ -96,6 +128,8 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
         case hashMismatch
         /// A local file could not be written.
         case io
+        /// Refused before connecting: plain http to another machine without `allowInsecureHTTP`.
+        case insecure
     }
 
     public let kind: Kind
@@ -117,9 +151,12 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public var status: Int? { if case .status(let s) = kind { s } else { nil } }
     public var isConnectionError: Bool { if case .connection = kind { true } else { false } }
 
+    /// The server's words are shown escaped (`TerminalText`): a coordinator cannot send escape
+    /// sequences to the user's terminal through an error message.
     public var description: String {
         if let api {
-            return "\(request): \(message) — \(api.error.message) (\(api.error.code)). \(api.error.remedy)"
+            let e = api.error
+            return "\(request): \(message) — \(TerminalText.escaped(e.message)) (\(TerminalText.escaped(e.code))). \(TerminalText.escaped(e.remedy))"
         }
         return "\(request): \(message)"
     }
@@ -141,6 +178,11 @@ public final class HTTPTransport: Sendable {
         guard let url = URL(string: base), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
               url.host != nil, url.query == nil else {
             throw HTTPError(.badResponse, "\"\(baseURL)\" is not an http(s) URL of a coordinator; give one like https://coord.example.org", request: "configure")
+        }
+        guard configuration.allowInsecureHTTP || !CoordinatorURL.isInsecure(base) else {
+            throw HTTPError(.insecure, "\(base) is plain http to another machine: anyone on the network path could read and change the traffic and pin their own key. " +
+                            "Use the coordinator's https URL (with --ca-certificate PEM for a private CA or self-signed certificate), or, knowingly, --insecure.",
+                            request: "configure")
         }
         self.baseURL = base
         self.identity = identity
@@ -331,6 +373,12 @@ public final class HTTPTransport: Sendable {
                 }
                 _ = pcurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
                 _ = pcurl_setopt_long(handle, CURLOPT_PROTOCOLS, Int(CURLPROTO_HTTP | CURLPROTO_HTTPS))
+                _ = pcurl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
+                _ = pcurl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
+                if let pem = configuration.caCertificatePEM {
+                    let bytes = Array(pem.utf8)
+                    _ = bytes.withUnsafeBytes { pcurl_setopt_blob(handle, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) }
+                }
                 switch method {
                 case "GET": _ = pcurl_setopt_long(handle, CURLOPT_HTTPGET, 1)
                 case "POST":

@@ -10,6 +10,9 @@ import Seal
 ///     clientID               the id it assigned at enrollment
 ///     coordinatorKey         its Ed25519 signing key, pinned: every manifest must verify under it
 ///     lastManifestSequence   the highest manifest sequence seen; an older one is refused (rollback)
+///     caCertificate          PEM certificates trusted for its https instead of the system's (join --ca-certificate)
+///     insecure               true when join was told --insecure: plain http to another machine; every
+///                            command that uses the link warns again
 ///
 /// plus the last round this client took part in, for `pclient federation status`. Written atomically.
 public struct CoordinatorLink: Codable, Sendable, Equatable {
@@ -22,15 +25,21 @@ public struct CoordinatorLink: Codable, Sendable, Equatable {
     public var lastRound: UInt64?
     /// One line about how the last round ended ("included, produced version 4", "dropped out: …").
     public var lastRoundResult: String?
+    /// PEM text, kept in the link (not a path) so it travels with the link in a bundle.
+    public var caCertificate: String?
+    /// nil (links written before it existed) reads as false: such a link's URL is checked again at every use.
+    public var insecure: Bool?
 
     public init(url: String, clientID: String, coordinatorKey: Data, lastManifestSequence: Int64,
-                enrolledAt: Date = Date(), name: String? = nil) {
+                enrolledAt: Date = Date(), name: String? = nil, caCertificate: String? = nil, insecure: Bool = false) {
         self.url = url
         self.clientID = clientID
         self.coordinatorKey = coordinatorKey
         self.lastManifestSequence = lastManifestSequence
         self.enrolledAt = enrolledAt
         self.name = name
+        self.caCertificate = caCertificate
+        self.insecure = insecure ? true : nil
     }
 
     public static func path(_ home: ClientHome) -> String { home.path + "/coordinator.json" }
@@ -62,13 +71,7 @@ public struct CoordinatorLink: Codable, Sendable, Equatable {
     /// the operator's `pcoord` output over another channel.
     public var keyFingerprint: String { Self.fingerprint(coordinatorKey) }
 
-    public static func fingerprint(_ key: Data) -> String {
-        let hex = Hex.encode(SHA256.hash(key).prefix(16))
-        return stride(from: 0, to: hex.count, by: 4).map { i in
-            let start = hex.index(hex.startIndex, offsetBy: i)
-            return String(hex[start..<hex.index(start, offsetBy: 4)])
-        }.joined(separator: ":")
-    }
+    public static func fingerprint(_ key: Data) -> String { KeyFingerprint.of(key) }
 
     /// Opens a manifest under the pinned key and refuses one older than the last seen (a replayed
     /// or rolled-back manifest); on success remembers its sequence (the caller saves the link).

@@ -162,7 +162,9 @@ final class ServerChild: @unchecked Sendable {
         port = try Loopback.freePort()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["serve", "--dir", directory, "--listen", "127.0.0.1:\(port)", "--log-level", "warning"]
+        // Every simulated client is on 127.0.0.1: the per-address limits (meant for other hosts) are lifted.
+        p.arguments = ["serve", "--dir", directory, "--listen", "127.0.0.1:\(port)", "--log-level", "warning",
+                       "--max-connections-per-address", "4096", "--address-rate", "1000000", "--address-burst", "1000000"]
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         p.standardOutput = log

@@ -14,17 +14,30 @@ extension PClient {
 
         @OptionGroup var homeOptions: HomeOptions
 
-        @Argument(help: "The coordinator's base URL, e.g. https://coord.example.org.")
+        @Argument(help: "The coordinator's base URL: https://… (plain http only to this machine, e.g. http://127.0.0.1:8443).")
         var url: String
         @Option(help: "The one-time enrollment token the operator gave you.")
         var token: String
-        @Option(help: "A name the operator sees for this client (optional; nothing else about you is sent).")
+        @Option(help: "A name the operator sees for this client (optional, at most 64 characters; nothing else about you is sent).")
         var name: String?
         @Flag(help: "Enroll again even though this home already joined a coordinator (replaces the pinned key).")
         var rejoin = false
+        @Option(help: "The coordinator's signing key in hex, from its operator (`pcoord key`): join fails if the coordinator answers with another.")
+        var expectKey: String?
+        @Option(help: "PEM file of the certificate authority (or the self-signed certificate) to trust for the coordinator's https, instead of the system's.")
+        var caCertificate: String?
+        @Flag(help: "Allow plain http to another machine. Anyone on the network path can then read and change the traffic and pin their own key; every later command warns.")
+        var insecure = false
 
         func validate() throws {
             guard !token.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("Please give the --token the operator gave you.") }
+            if let name, name.count > 64 { throw ValidationError("Please give a --name of at most 64 characters.") }
+            if let expectKey, (try? Hex.decode(expectKey.lowercased()))?.count != 32 {
+                throw ValidationError("Please give --expect-key as the 64 hex digits `pcoord key` prints.")
+            }
+            if let caCertificate, !FileManager.default.isReadableFile(atPath: caCertificate) {
+                throw ValidationError("Cannot read --ca-certificate \(caCertificate); give the PEM file the operator handed out.")
+            }
         }
 
         func run() throws {
@@ -33,15 +46,36 @@ extension PClient {
             if let existing = try CoordinatorLink.load(home), !rejoin {
                 throw ValidationError("\(home.path) already joined \(existing.url) (key \(existing.keyFingerprint)). Pass --rejoin to enroll again and replace the pinned key.")
             }
-            let response = try CoordinatorClient.enroll(url: url, token: token, identity: unlocked.identity, name: name)
+            let pem = try caCertificate.map { path in
+                guard let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }),
+                      text.contains("-----BEGIN CERTIFICATE-----") else {
+                    throw ValidationError("\(path) holds no PEM certificate (-----BEGIN CERTIFICATE-----).")
+                }
+                return text
+            }
+            var link = CoordinatorLink(url: url, clientID: "", coordinatorKey: Data(), lastManifestSequence: 0, name: name,
+                                       caCertificate: pem, insecure: insecure && CoordinatorURL.isInsecure(url))
+            let configuration = HTTPConfiguration(link: link)
+            let response = try CoordinatorClient.enroll(url: url, token: token, identity: unlocked.identity, name: name, configuration: configuration)
+            if let expectKey, (try? Hex.decode(expectKey.lowercased())).map({ Data($0) }) != response.coordinatorKey {
+                warn("Error: the coordinator at \(url) answered with key \(Hex.encode(response.coordinatorKey)) " +
+                     "(fingerprint \(CoordinatorLink.fingerprint(response.coordinatorKey))), not the --expect-key given: someone may sit " +
+                     "between you and the coordinator, or the key is wrong. Nothing was saved; ask the operator for the key (`pcoord key`) and a new token.")
+                throw ExitCode(3)
+            }
             let manifest = try response.manifest.open(coordinatorKey: response.coordinatorKey)
-            let link = CoordinatorLink(url: url, clientID: response.clientID, coordinatorKey: response.coordinatorKey,
-                                       lastManifestSequence: manifest.sequence, name: name)
+            link.clientID = response.clientID
+            link.coordinatorKey = response.coordinatorKey
+            link.lastManifestSequence = manifest.sequence
             try link.save(home)
-            let api = try CoordinatorClient(url: url, identity: unlocked.identity)
+            let api = try CoordinatorClient(url: url, identity: unlocked.identity, configuration: configuration)
             try SharedAdapterStore.install(response.manifest, manifest: manifest, home: home, api: api) { print($0) }
             print("Joined \(url) as client \(response.clientID).")
-            print("Pinned coordinator key \(link.keyFingerprint): compare it with the operator's over another channel.")
+            if expectKey != nil {
+                print("Pinned coordinator key \(link.keyFingerprint): it is the key you expected.")
+            } else {
+                print("Pinned coordinator key \(link.keyFingerprint): compare it with the operator's (`pcoord key`) over another channel.")
+            }
             print("Shared adapter: version \(manifest.sharedAdapterVersion)" + (manifest.baseName.map { " for base \($0)" } ?? "") + ".")
         }
     }
@@ -79,7 +113,7 @@ extension PClient {
             let unlocked = try homeOptions.unlock()
             let link = try CoordinatorLink.require(unlocked.home)
             let modelPath = try ModelLocation.resolve(explicit: model, environment: ProcessInfo.processInfo.environment)
-            let api = try CoordinatorClient(url: link.url, identity: unlocked.identity)
+            let api = try CoordinatorClient(url: link.url, identity: unlocked.identity, configuration: HTTPConfiguration(link: link))
             let participant = FederatedParticipant(
                 api: api, home: unlocked.home, identity: unlocked.identity, link: link,
                 provider: MemoryUpdateProvider(memory: unlocked.memory, modelPath: modelPath, threads: threads),
@@ -132,6 +166,7 @@ extension PClient {
                     print("Not joined: run `pclient join URL --token T`.")
                     return
                 }
+                if link.insecure == true { warn(CoordinatorURL.warning(link.url)) }
                 print("Coordinator:      \(link.url)")
                 print("Client id:        \(link.clientID)")
                 print("Pinned key:       \(link.keyFingerprint)")
@@ -145,6 +180,23 @@ extension PClient {
             }
         }
     }
+}
+
+extension HTTPConfiguration {
+    /// What a link asks of the transport: its CA certificates and, for a link joined with
+    /// --insecure, plain http to another machine, with the warning on stderr every time.
+    init(link: CoordinatorLink) {
+        self.init()
+        caCertificatePEM = link.caCertificate
+        if link.insecure == true {
+            allowInsecureHTTP = true
+            warn(CoordinatorURL.warning(link.url))
+        }
+    }
+}
+
+private func warn(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
 /// Unbuffered, so progress lines and results appear in order even when stdout is a file.

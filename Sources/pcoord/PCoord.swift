@@ -5,13 +5,14 @@ import CoordinatorServer
 import Federation
 import Foundation
 import Logging
+import Seal
 
 @main
 struct PCoord: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pcoord",
         abstract: "The federation coordinator: enrolls clients, serves the base and the shared adapter, runs secure-aggregation rounds.",
-        subcommands: [Init.self, Serve.self, Enroll.self, PublishBase.self, Status.self])
+        subcommands: [Init.self, Serve.self, Enroll.self, PublishBase.self, Status.self, Key.self])
 }
 
 /// --dir, or $PCOORD_DIR.
@@ -82,18 +83,45 @@ extension PCoord {
                 try Coordinator.initialise(directory: directory.path, settings: settings)
                 let c = try Coordinator(directory: directory.path)
                 print("Initialised \(directory.path)")
-                print("coordinator key: \(c.publicKey.base64EncodedString())")
+                print("coordinator key: \(Hex.encode(c.publicKey)) (fingerprint \(KeyFingerprint.of(c.publicKey)))")
+                print("Hand it to each client out of band: pclient join URL --token T --expect-key \(Hex.encode(c.publicKey))")
                 print("Next: pcoord publish-base --dir \(directory.path) MODEL.gguf")
             }
         }
     }
 
     struct Serve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Serve the HTTP API and run rounds.")
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the HTTP API and run rounds.",
+            discussion: """
+            Every limit below applies before a request is authenticated (protocol/PROTOCOL.md §2.3). Over plain HTTP, \
+            listen on loopback only and put a TLS-terminating proxy in front (server/README.md), or give --tls-certificate \
+            and --tls-key.
+            """)
         @OptionGroup var directory: DirectoryOption
         @Option(help: "Address to listen on, HOST:PORT.") var listen = "127.0.0.1:8443"
         @Option(help: "Stop opening rounds after this many.") var rounds: Int?
         @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+        @Option(help: "PEM file of the TLS certificate chain (leaf first); with --tls-key, serve HTTPS only.") var tlsCertificate: String?
+        @Option(help: "PEM file of the TLS private key (unencrypted, mode 0600).") var tlsKey: String?
+        @Option(help: "Open connections at most; past it new ones wait in the listen backlog.") var maxConnections = 1024
+        @Option(help: "Open connections at most from one IP address; past it a new one is closed at once.") var maxConnectionsPerAddress = 32
+        @Option(help: "Seconds a connection may stay silent, or take to send a complete request head, before it is closed.") var idleTimeout = 30.0
+        @Option(help: "Seconds a request body may take to arrive once its head has, before the connection is closed.") var bodyTimeout = 60.0
+        @Option(help: "Requests per second from one IP address, of any kind, before authentication.") var addressRate = 100.0
+        @Option(help: "Burst of requests from one IP address above --address-rate.") var addressBurst = 300.0
+        @Option(help: "Signed requests per second per client.") var clientRate = 20.0
+        @Option(help: "Burst of signed requests per client above --client-rate.") var clientBurst = 60.0
+
+        func validate() throws {
+            guard (tlsCertificate == nil) == (tlsKey == nil) else {
+                throw ValidationError("Please give both --tls-certificate and --tls-key, or neither.")
+            }
+            guard maxConnections >= 1, maxConnectionsPerAddress >= 1, idleTimeout > 0, bodyTimeout > 0, addressRate > 0, addressBurst >= 1,
+                  clientRate > 0, clientBurst >= 1 else {
+                throw ValidationError("Please give positive limits: connections ≥ 1, timeouts and rates > 0, bursts ≥ 1.")
+            }
+        }
 
         func run() async throws {
             guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
@@ -103,9 +131,28 @@ extension PCoord {
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             try await reporting {
                 let c = try Coordinator(directory: directory.path, roundsLimit: rounds, logger: logger)
-                let config = ServerConfiguration(host: String(listen[..<colon]), port: port)
-                logger.info("serving", metadata: ["listen": "\(listen)", "dir": "\(directory.path)"])
+                let config = ServerConfiguration(
+                    host: String(listen[..<colon]), port: port, requestsPerSecond: clientRate, burst: clientBurst,
+                    addressRequestsPerSecond: addressRate, addressBurst: addressBurst, maxConnections: maxConnections,
+                    maxConnectionsPerAddress: maxConnectionsPerAddress, idleTimeout: idleTimeout, bodyTimeout: bodyTimeout,
+                    tls: tlsCertificate.map { ServerConfiguration.TLSFiles(certificateChain: $0, privateKey: tlsKey ?? "") })
+                logger.info("serving", metadata: ["listen": "\(listen)", "dir": "\(directory.path)", "tls": "\(config.tls != nil)"])
                 try await serve(coordinator: c, configuration: config, logger: logger)
+            }
+        }
+    }
+
+    struct Key: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the coordinator's public signing key, to hand to clients out of band (pclient join --expect-key).")
+        @OptionGroup var directory: DirectoryOption
+
+        func run() async throws {
+            try await reporting {
+                let c = try Coordinator(directory: directory.path)
+                print("hex          \(Hex.encode(c.publicKey))")
+                print("base64       \(c.publicKey.base64EncodedString())")
+                print("fingerprint  \(KeyFingerprint.of(c.publicKey))")
             }
         }
     }

@@ -41,8 +41,11 @@ struct Wire: Sendable {
             }
         }
         for (n, v) in extra { headers[HeaderName(n)!] = v }
-        let r = try await client.executeRequest(uri: path, method: method, headers: headers, body: body.isEmpty ? nil : ByteBuffer(bytes: body))
-        return Reply(status: Int(r.status.code), headers: r.headers, body: Data(r.body.readableBytesView))
+        // A connection per request: the coordinator closes one after refusing a request whose body
+        // it did not read, and closes idle ones, which a shared test connection would not survive.
+        let request = TestClient.Request(path, method: method, authority: "localhost", headers: headers, body: body.isEmpty ? nil : ByteBuffer(bytes: body))
+        let r = try await TestClient.withClient(host: "127.0.0.1", port: client.port ?? 0) { try await $0.execute(request) }
+        return Reply(status: Int(r.status.code), headers: r.headers, body: Data((r.body ?? ByteBuffer()).readableBytesView))
     }
 
     func json(_ value: some Encodable) throws -> Data { try WireCoding.encoder().encode(value) }
@@ -58,7 +61,7 @@ func withLiveServer(_ label: String, settings: CoordinatorSettings, configuratio
     logger.logLevel = .warning
     var config = configuration
     config.port = 0
-    let app = await buildApplication(coordinator: coordinator, configuration: config, logger: logger)
+    let app = try await buildApplication(coordinator: coordinator, configuration: config, logger: logger)
     try await app.test(.live) { client in try await body(coordinator, Wire(client: client)) }
 }
 

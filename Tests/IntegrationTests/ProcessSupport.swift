@@ -85,19 +85,23 @@ final class CoordinatorProcess {
     private(set) var process: Process?
     let logPath: String
 
-    init(directory: String, port: Int) throws {
+    /// More `pcoord serve` arguments (--tls-certificate …).
+    let extraArguments: [String]
+
+    init(directory: String, port: Int, extraArguments: [String] = []) throws {
         self.directory = directory
         self.port = port
         self.binary = try builtProduct("pcoord")
         self.logPath = directory + "/serve.log"
+        self.extraArguments = extraArguments
     }
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    var url: String { (extraArguments.contains("--tls-certificate") ? "https" : "http") + "://127.0.0.1:\(port)" }
 
     func start() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["serve", "--dir", directory, "--listen", "127.0.0.1:\(port)", "--log-level", "warning"]
+        p.arguments = ["serve", "--dir", directory, "--listen", "127.0.0.1:\(port)", "--log-level", "warning"] + extraArguments
         // Appended across restarts, so a crash's output stays readable.
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
