@@ -20,7 +20,7 @@ import Transport
     }
 
     func home(_ dir: String, _ i: Int) throws -> [String: String] {
-        let e = ["PCLIENT_HOME": dir + "/home\(i)", "PCLIENT_PASSPHRASE": "tls passphrase \(i)", "PCLIENT_KDF": "minimum"]
+        let e = ["PCLIENT_HOME": dir + "/home\(i)", "PCLIENT_PASSPHRASE": "tls passphrase \(i)", "PCLIENT_KDF": "minimum", "PCLIENT_INSECURE_KDF": "1"]
         try runTool(try builtProduct("pclient"), ["init"], env: e)
         return e
     }
