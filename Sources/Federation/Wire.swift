@@ -294,6 +294,7 @@ public struct SignedManifest: Codable, Sendable, Hashable {
         guard m.protocolVersion == federationProtocolVersion else {
             throw FederationError(.protocolViolation, "The coordinator speaks protocol version \(m.protocolVersion); this client speaks \(federationProtocolVersion).")
         }
+        try m.validate()
         return m
     }
 }
