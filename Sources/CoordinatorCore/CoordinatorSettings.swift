@@ -55,8 +55,8 @@ public struct CoordinatorSettings: Codable, Sendable, Hashable {
                            "Pass --neighbours 0 or an even K such as 10.")
             }
             let t = r.neighbourThreshold ?? NeighbourGraph.defaultThreshold(degree: k)
-            guard t >= 2, t <= k + 1 else {
-                throw fail("The neighbourhood threshold must lie in 2…\(k + 1) for \(k) neighbours, got \(t).",
+            guard t >= 2, t <= k + 1, 2 * t > k + 1 else {
+                throw fail("The neighbourhood threshold must be a majority of the k + 1 holders, \(k / 2 + 1)…\(k + 1) for \(k) neighbours, got \(t) (clients refuse a smaller one: two halves could each reveal one kind of share).",
                            "Pass --neighbour-threshold in that range or leave it out (⌊k/2⌋ + 1).")
             }
         } else if r.neighbourThreshold != nil {

@@ -53,7 +53,7 @@ public struct RoundMachine: Sendable {
     }
 
     public let settings: CoordinatorSettings
-    /// Enrolled clients, for the sampling rate q = sampled / enrolled.
+    /// Enrolled clients (recorded with each round; the accountant charges q = 1 regardless).
     public var enrolledCount: Int
     /// Rounds this machine may still open (nil: no limit).
     public var roundsLeft: Int?
@@ -128,9 +128,10 @@ public struct RoundMachine: Sendable {
         guard pool.count >= r.clientsPerRound || now.timeIntervalSince(since) >= settings.sampleWait else { return }
 
         let size = min(pool.count, r.clientsPerRound)
-        let q = Double(size) / Double(max(enrolledCount, size))
+        // q = 1: the sample is drawn from the clients online and the coordinator knows who it
+        // sampled, so sampling amplifies nothing a client could verify (PROTOCOL.md §1.8).
         guard let budget = try? settings.budget,
-              accountant.canRunAnotherRound(samplingRate: q, noiseMultiplier: r.dp.effectiveNoiseMultiplier(survivors: r.minimumClients),
+              accountant.canRunAnotherRound(samplingRate: 1, noiseMultiplier: r.dp.effectiveNoiseMultiplier(survivors: r.minimumClients),
                                             budget: budget) else {
             if !budgetExhausted { out.actions.append(.note("privacy budget ε=\(settings.epsilonBudget) reached: no further rounds")) }
             budgetExhausted = true
@@ -149,7 +150,8 @@ public struct RoundMachine: Sendable {
             graph = try? NeighbourGraph(degree: k, seed: rng.bytes(count: 32), threshold: r.neighbourThreshold)
             if graph == nil { return }
         }
-        let parameters = SecAggParameters(round: nextRound, threshold: r.minimumClients, vectorLength: vector.count, graph: graph)
+        let t = graph == nil ? Self.threshold(sampled: participants.count, minimum: r.minimumClients) : r.minimumClients
+        let parameters = SecAggParameters(round: nextRound, threshold: t, vectorLength: vector.count, graph: graph)
         let record = RoundRecord(round: nextRound, stage: .advertiseKeys, openedAt: now, deadline: now.addingTimeInterval(r.stageTimeout),
                                  participants: participants, parameters: parameters, adapterVersion: version, enrolled: max(enrolledCount, size))
         guard let active = try? ActiveRound(record: record) else { return }
@@ -160,6 +162,11 @@ public struct RoundMachine: Sendable {
         poolSince = nil
         out.actions += [.saveRound(record), .saveState, .note("round \(record.round) opened with \(participants.count) participants")]
     }
+
+    /// t = max(minimum, ⌊n/2⌋ + 1): a strict majority of the sampled, which clients require
+    /// (2t > |U1|) so that no two disjoint groups of t can confirm different survivor lists. With a
+    /// neighbour graph the majority is the neighbourhood's (2·t_k > k + 1) and t stays the minimum.
+    public static func threshold(sampled n: Int, minimum: Int) -> Int { max(minimum, n / 2 + 1) }
 
     // MARK: Messages
 
@@ -229,6 +236,15 @@ public struct RoundMachine: Sendable {
 
     private mutating func abort(_ reason: String, now: Date, into out: inout Outcome) {
         guard var active = current else { return }
+        // Once the unmask request went out, shares may have been revealed and the sum learned
+        // even though nothing is published: the round is charged as if it completed.
+        if active.record.stage == .unmasking {
+            let summed = active.survivorList?.survivors.count ?? active.threshold
+            accountant.record(samplingRate: 1, noiseMultiplier: settings.round.dp.effectiveNoiseMultiplier(survivors: summed))
+            active.record.epsilonAfter = epsilonSpent
+            active.record.roundsAccounted = accountant.rounds
+            out.actions.append(.saveState)
+        }
         active.record.stage = .aborted
         active.record.abortReason = reason
         active.record.deadline = now
@@ -281,8 +297,7 @@ public struct RoundMachine: Sendable {
         } catch {
             return abort("aggregation failed: \(error)", now: now, into: &out)
         }
-        let q = Double(active.record.participants.count) / Double(max(active.record.enrolled, active.record.participants.count))
-        accountant.record(samplingRate: q, noiseMultiplier: r.dp.effectiveNoiseMultiplier(survivors: included))
+        accountant.record(samplingRate: 1, noiseMultiplier: r.dp.effectiveNoiseMultiplier(survivors: included))
         self.version = version + 1
         self.vector = next
         active.record.stage = .completed
