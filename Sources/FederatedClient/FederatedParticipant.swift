@@ -153,11 +153,17 @@ public final class FederatedParticipant {
         guard parameters.round == round, parameters.vectorLength == shared.vector.count else {
             throw Dropout(reason: "the round expects \(parameters.vectorLength) values; the shared adapter has \(shared.vector.count)")
         }
+        // The parameters come from the round status, the coordinator's word: they must agree with
+        // the signed manifest and this client's own policy before anything is sent.
+        let policy = link.effectivePolicy
+        try manifest.round.check(parameters, sampled: entries.count)
+        try policy.check(manifest.round, parameters: parameters, sampled: entries.count, ledger: link.ledger ?? PrivacyLedger())
         stageDeadline = status.deadline
         var identities: [ParticipantID: IdentityPublicKeys] = [:]
         for e in entries { identities[e.id] = e.identity }
         var client = try SecAggClient(parameters: parameters, id: me, identity: identity, identities: identities)
         client.maskingWorkers = ProcessInfo.processInfo.activeProcessorCount
+        client.minimumCohort = max(policy.minimumCohort, manifest.round.minimumClients)
         var rng = SodiumRandom()
         log("round \(round): sampled as participant \(me) of \(entries.count)")
 
@@ -212,6 +218,12 @@ public final class FederatedParticipant {
 
         let request = try wait("the unmasking request", round: round) { try api.fetchUnmaskRequest(round: round) }
         let response = try secAgg { try client.unmask(request) }
+        // Charged (and saved) before the shares leave: revealed shares spend privacy whether or
+        // not the round completes.
+        var ledger = link.ledger ?? PrivacyLedger()
+        ledger.charge(round: round, config: manifest.round, parameters: parameters)
+        link.ledger = ledger
+        try link.save(home)
         try send("revealing shares") { try api.unmask(response) }
         outcome.lastStage = RoundStage.unmasking.rawValue
         log("round \(round): revealed shares for unmasking")

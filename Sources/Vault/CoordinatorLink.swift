@@ -11,7 +11,9 @@ import Seal
 ///     coordinatorKey         its Ed25519 signing key, pinned: every manifest must verify under it
 ///     lastManifestSequence   the highest manifest sequence seen; an older one is refused (rollback)
 ///
-/// plus the last round this client took part in, for `pclient federation status`. Written atomically.
+/// plus the last round this client took part in, for `pclient federation status`, the client's own
+/// privacy policy (`policy`, nil = `ClientPrivacyPolicy.standard`) and its own accountant of the
+/// rounds it revealed shares in (`ledger`). Written atomically.
 public struct CoordinatorLink: Codable, Sendable, Equatable {
     public var url: String
     public var clientID: String
@@ -22,6 +24,12 @@ public struct CoordinatorLink: Codable, Sendable, Equatable {
     public var lastRound: UInt64?
     /// One line about how the last round ended ("included, produced version 4", "dropped out: …").
     public var lastRoundResult: String?
+    /// What this client accepts of a round (nil in links written before it existed: the defaults).
+    public var policy: ClientPrivacyPolicy?
+    /// ε this client spent by its own count, charged at q = 1 before each reveal.
+    public var ledger: PrivacyLedger?
+
+    public var effectivePolicy: ClientPrivacyPolicy { policy ?? .standard }
 
     public init(url: String, clientID: String, coordinatorKey: Data, lastManifestSequence: Int64,
                 enrolledAt: Date = Date(), name: String? = nil) {
