@@ -29,9 +29,9 @@ public struct ClientPrivacyPolicy: Codable, Sendable, Hashable {
                 maximumRoundEpsilon: Double = Self.defaultMaximumRoundEpsilon,
                 maximumEpsilon: Double = Self.defaultMaximumEpsilon,
                 minimumCohort: Int = Self.defaultMinimumCohort, delta: Double = Self.defaultDelta) throws {
-        guard minimumNoiseMultiplier.isFinite, minimumNoiseMultiplier > 0, maximumRoundEpsilon > 0, maximumEpsilon > 0,
-              !maximumRoundEpsilon.isNaN, !maximumEpsilon.isNaN, minimumCohort >= 2, delta > 0, delta < 1 else {
-            throw FederationError(.invalidArgument, "A privacy policy needs a positive minimum noise, positive ε limits, a cohort of at least 2 and 0 < δ < 1.")
+        guard minimumNoiseMultiplier.isFinite, minimumNoiseMultiplier > 0, maximumRoundEpsilon.isFinite, maximumRoundEpsilon > 0,
+              maximumEpsilon.isFinite, maximumEpsilon > 0, minimumCohort >= 2, delta > 0, delta < 1 else {
+            throw FederationError(.invalidArgument, "A privacy policy needs a positive minimum noise, positive finite ε limits, a cohort of at least 2 and 0 < δ < 1.")
         }
         self.minimumNoiseMultiplier = minimumNoiseMultiplier
         self.maximumRoundEpsilon = maximumRoundEpsilon

@@ -24,7 +24,7 @@ struct PrivacyPolicyOptions: ParsableArguments {
     func validate() throws {
         if let minCohort, minCohort < 2 { throw ValidationError("Please give --min-cohort of at least 2.") }
         for (flag, v) in [("--min-noise", minNoise), ("--max-round-epsilon", maxRoundEpsilon), ("--max-epsilon", maxEpsilon)] {
-            if let v, !(v > 0) { throw ValidationError("Please give \(flag) > 0.") }
+            if let v, !(v > 0 && v.isFinite) { throw ValidationError("Please give a finite \(flag) > 0.") }
         }
     }
 
