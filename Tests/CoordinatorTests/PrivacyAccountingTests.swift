@@ -1,0 +1,100 @@
+import CoordinatorCore
+import Federation
+import Foundation
+import Seal
+import Testing
+
+/// Issue 16, item 3: the coordinator charges q = 1 (the sample is drawn from the clients online and
+/// the coordinator knows whom it sampled, so sampling amplifies nothing a client can verify), and a
+/// round aborted once shares were revealed is charged like a completed one.
+@Suite struct PrivacyAccountingTests {
+    /// The issue's figures: 100 enrolled, 4 online, z = 1, δ = 1e-5, 50 rounds. The old rate
+    /// q = 4/100 reported ε ≈ 2.7; the same formula at q = 1 gives ≈ 60.
+    @Test func samplingFromTheOnlineFewAmplifiesNothing() {
+        var old = RDPAccountant(), now = RDPAccountant()
+        old.record(samplingRate: 4.0 / 100, noiseMultiplier: 1, steps: 50)
+        now.record(samplingRate: 1, noiseMultiplier: 1, steps: 50)
+        #expect(old.epsilon(delta: 1e-5).epsilon < 3)
+        #expect(now.epsilon(delta: 1e-5).epsilon > 50)
+    }
+
+    /// 100 enrolled, the same 4 online every round, z = 1: the coordinator's ε after each round is
+    /// the q = 1 figure, and the budget stop fires after the rounds q = 1 allows, where q = 0.04
+    /// would have let many more open.
+    @Test func coordinatorChargesQOneAndTheBudgetStopFires() async throws {
+        var reference = RDPAccountant()
+        reference.record(samplingRate: 1, noiseMultiplier: 1, steps: 2)
+        let budget = reference.epsilon(delta: 1e-5).epsilon + 0.01      // room for exactly two rounds at q = 1
+        var old = RDPAccountant()
+        old.record(samplingRate: 0.04, noiseMultiplier: 1, steps: 20)
+        #expect(old.epsilon(delta: 1e-5).epsilon < budget, "q = 0.04 would have allowed 20 rounds")
+
+        let dir = try await makeCoordinatorDirectory("q1", settings: testSettings(clients: 4, minimum: 4, budget: budget, noise: 1))
+        defer { cleanup(dir) }
+        let d = try await RoundDriver(dir: dir, clients: 4)
+        for i in 0..<96 {
+            let id = Identity.generate()
+            let token = try await d.coordinator.createEnrollmentToken(name: "idle\(i)", validFor: 3600, now: at(d.now))
+            _ = try await d.coordinator.enroll(EnrollRequest(token: token, identity: id, name: "idle\(i)"), now: at(d.now))
+        }
+        try d.reopen()
+        var expected = RDPAccountant()
+        for _ in 0..<2 {
+            let round = try await d.open()
+            try await d.advertise(round)
+            try await d.shareKeys(round)
+            try await d.maskedInput(round)
+            try await d.consistency(round)
+            try await d.unmask(round)
+            let record = try #require(await d.coordinator.lastRound)
+            #expect(record.stage == .completed && record.enrolled == 100)
+            expected.record(samplingRate: 1, noiseMultiplier: 1)
+            #expect(abs(await d.coordinator.epsilonSpent - expected.epsilon(delta: 1e-5).epsilon) < 1e-9)
+            d.advance(1)
+        }
+        // A third round would pass the budget: none opens, however many clients poll.
+        try await d.poll()
+        d.advance(60)
+        try await d.poll()
+        #expect(await d.coordinator.openRound == nil)
+        #expect(await d.coordinator.lastRound?.round == 2)
+        #expect(await d.coordinator.epsilonSpent <= budget)
+    }
+
+    /// A survivor reveals a wrong share: unmasking fails and nothing is published, but the other
+    /// shares were revealed (the coordinator could hold the sum), so the round is charged.
+    @Test func roundAbortedInUnmaskingIsCharged() async throws {
+        let dir = try await makeCoordinatorDirectory("abort-charge", settings: testSettings(clients: 4, minimum: 3, noise: 1))
+        defer { cleanup(dir) }
+        let d = try await RoundDriver(dir: dir, clients: 4)
+        let round = try await d.open()
+        try await d.advertise(round)
+        try await d.shareKeys(round)
+        try await d.maskedInput(round)
+        try await d.consistency(round)
+        #expect(await d.coordinator.epsilonSpent == 0)
+        for (n, i) in d.sampled.enumerated() {
+            let request = try await d.coordinator.unmaskRequest(round: round, for: d.clients[i].client)
+            var m = try d.clients[i].secagg!.unmask(request)
+            if n == 0 {
+                var bad = [UInt8](m.selfMaskShares[1].share)
+                bad[5] ^= 1
+                var shares = m.selfMaskShares
+                shares[1] = RevealedShare(owner: shares[1].owner, share: Data(bad))
+                m = UnmaskResponse(round: m.round, sender: m.sender, selfMaskShares: shares, keyShares: m.keyShares)
+            }
+            try await d.coordinator.submit(.unmask(m), from: d.clients[i].client, now: at(d.now))
+        }
+        let record = try #require(await d.coordinator.lastRound)
+        #expect(record.stage == .aborted && record.resultVersion == nil)
+        #expect(record.abortReason?.hasPrefix("unmasking failed") == true)
+        var expected = RDPAccountant()
+        expected.record(samplingRate: 1, noiseMultiplier: 1 * (4.0 / 3).squareRoot())
+        #expect(abs(await d.coordinator.epsilonSpent - expected.epsilon(delta: 1e-5).epsilon) < 1e-9)
+        #expect(record.roundsAccounted == 1)
+        // Durable: a restarted coordinator reports the same.
+        try d.reopen()
+        #expect(abs(await d.coordinator.epsilonSpent - expected.epsilon(delta: 1e-5).epsilon) < 1e-9)
+        #expect(await d.coordinator.currentAdapter?.version == 0)
+    }
+}
