@@ -123,7 +123,8 @@ func enrolledParticipants<API: CoordinatorAPI>(server: CoordinatorProcess, token
         let response = try CoordinatorClient.enroll(url: server.url, token: token, identity: identity, name: "c\(i)")
         let home = ClientHome(path: dir + "/client\(i)")
         try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
-        let link = CoordinatorLink(url: server.url, clientID: response.clientID, coordinatorKey: response.coordinatorKey, lastManifestSequence: 0)
+        var link = CoordinatorLink(url: server.url, clientID: response.clientID, coordinatorKey: response.coordinatorKey, lastManifestSequence: 0)
+        link.policy = integrationPolicy
         let api = wrap(try CoordinatorClient(url: server.url, identity: identity))
         let p = FederatedParticipant(api: api, home: home, identity: identity, link: link, provider: SeededUpdates(index: i))
         p.pollInterval = 0.2
