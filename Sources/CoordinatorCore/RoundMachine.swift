@@ -238,7 +238,8 @@ public struct RoundMachine: Sendable {
         guard var active = current else { return }
         // Once the unmask request went out, shares may have been revealed and the sum learned
         // even though nothing is published: the round is charged as if it completed.
-        if active.record.stage == .unmasking {
+        // (`complete` aborts after the unmasking stage closed, with the stage already past it.)
+        if active.record.stage == .unmasking || active.record.stage == .completed {
             let summed = active.survivorList?.survivors.count ?? active.threshold
             accountant.record(samplingRate: 1, noiseMultiplier: settings.round.dp.effectiveNoiseMultiplier(survivors: summed))
             active.record.epsilonAfter = epsilonSpent
@@ -289,6 +290,11 @@ public struct RoundMachine: Sendable {
         let included = active.survivorList?.survivors.count ?? 0
         let r = settings.round
         let next: [Float]
+        do {
+            try AggregateBounds(codec: r.codec, dp: r.dp, included: included, length: sum.count).check(encodedSum: sum, codec: r.codec)
+        } catch {
+            return abort("the aggregate is out of bounds, nothing published: \((error as? FederationError)?.message ?? "\(error)")", now: now, into: &out)
+        }
         do {
             let mean = try FedAvg.mean(encodedSum: sum, codec: r.codec, count: included)
             let step = try r.serverStrategy.step(shared: old, mean: mean, state: fedAdam)

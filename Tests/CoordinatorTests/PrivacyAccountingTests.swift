@@ -98,3 +98,48 @@ import Testing
         #expect(await d.coordinator.currentAdapter?.version == 0)
     }
 }
+
+/// Issue 16, item 4: a participant masks words that are not an encoded, clipped update. The
+/// decoded sum is checked against |U3|·R per coordinate and |U3|·C plus the noise's norm bound:
+/// the round aborts and nothing is published, where before the poisoner moved the shared adapter
+/// by up to R·2^k/2^k = R per coordinate (16 here; ~10⁴ with the manifest's defaults at |U3| large).
+@Suite struct PoisoningTests {
+    func poisonedRound(_ words: (Int) -> UInt32) async throws -> RoundRecord {
+        let dir = try await makeCoordinatorDirectory("poison", settings: testSettings(clients: 4, minimum: 3, noise: 0.5))
+        defer { cleanup(dir) }
+        let d = try await RoundDriver(dir: dir, clients: 4)
+        let round = try await d.open()
+        let poisoner = d.sampled[0]
+        d.clients[poisoner].words = (0..<d.clients[poisoner].words.count).map(words)
+        try await d.advertise(round)
+        try await d.shareKeys(round)
+        try await d.maskedInput(round)
+        try await d.consistency(round)
+        try await d.unmask(round)
+        #expect(await d.coordinator.currentAdapter?.version == 0, "nothing published")
+        return try #require(await d.coordinator.lastRound)
+    }
+
+    /// Every coordinate just inside the codec's range R = 16 (so each word is a valid encoding),
+    /// but the norm is 16·√48 ≈ 110 against a bound of about 4·1 + 0.58·(√48 + 6.4) ≈ 12.
+    @Test func anInputOverTheClipNormAbortsTheRound() async throws {
+        let record = try await poisonedRound { _ in UInt32(15 << 16) }
+        #expect(record.stage == .aborted)
+        #expect(record.abortReason?.contains("L2 norm") == true, "\(record.abortReason ?? "")")
+    }
+
+    /// Words far outside any encoding (a coordinate of 30 000).
+    @Test func anInputOutsideTheRangeAbortsTheRound() async throws {
+        let record = try await poisonedRound { $0 == 3 ? UInt32(30_000 << 16) : 0 }
+        #expect(record.stage == .aborted)
+        #expect(record.abortReason?.contains("beyond |U3|·R") == true, "\(record.abortReason ?? "")")
+    }
+
+    /// An honest round with the same settings passes the check (see also RoundTests).
+    @Test func boundsHoldForHonestNoisedInputs() throws {
+        let s = try testSettings(clients: 4, minimum: 3, noise: 0.5).round
+        let b = AggregateBounds(codec: s.codec, dp: s.dp, included: 4, length: 48)
+        #expect(b.coordinateBound == 64)
+        #expect(b.normBound > 4 && b.normBound < 13)
+    }
+}
