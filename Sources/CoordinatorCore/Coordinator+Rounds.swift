@@ -98,6 +98,7 @@ extension Coordinator {
         guard let open = machine.openRound else {
             return RoundStatus(round: nil, stage: nil, deadline: nil, participant: nil, parameters: nil, adapterVersion: nil,
                                submitted: false, participants: nil, manifestSequence: state.manifestSequence)
+                .signed(by: identity, client: client.identity.signing)
         }
         let r = open.record
         let p = open.participant(clientID: client.id)
@@ -106,6 +107,7 @@ extension Coordinator {
                            submitted: p.map { open.hasSubmitted($0.id, r.stage) } ?? false,
                            participants: p == nil ? nil : r.participants.map { ParticipantEntry(id: $0.id, identity: $0.identity) },
                            manifestSequence: state.manifestSequence)
+            .signed(by: identity, client: client.identity.signing)
     }
 
     /// A stage message from `client`; returns once it is stored (or throws why it was refused).

@@ -100,6 +100,8 @@ public struct AdvertiseKeys: Codable, Sendable, Hashable {
 public struct KeyRoster: Codable, Sendable, Hashable {
     public let round: UInt64
     public let advertisements: [AdvertiseKeys]
+    /// The coordinator's signature as served (`CoordinatorStatements.swift`); nil inside SecAgg.
+    public internal(set) var coordinatorSignature: Data?
 
     public init(round: UInt64, advertisements: [AdvertiseKeys]) {
         self.round = round
@@ -213,6 +215,8 @@ public struct MaskedInput: Codable, Sendable, Hashable {
 public struct SurvivorList: Codable, Sendable, Hashable {
     public let round: UInt64
     public let survivors: [ParticipantID]
+    /// The coordinator's signature as served (`CoordinatorStatements.swift`); nil inside SecAgg.
+    public internal(set) var coordinatorSignature: Data?
 
     public init(round: UInt64, survivors: [ParticipantID]) {
         self.round = round
@@ -258,6 +262,8 @@ public struct UnmaskRequest: Codable, Sendable, Hashable {
     public let round: UInt64
     public let survivors: [ParticipantID]
     public let signatures: [ConsistencySignature]
+    /// The coordinator's signature as served (`CoordinatorStatements.swift`); nil inside SecAgg.
+    public internal(set) var coordinatorSignature: Data?
 
     public init(round: UInt64, survivors: [ParticipantID], signatures: [ConsistencySignature]) {
         self.round = round

@@ -59,8 +59,13 @@ final class LocalCoordinator: @unchecked Sendable {
     private var parameters: SecAggParameters
 
     let noise: Double
+    /// The key round statements are signed with: the pinned `key`, or another one to play a
+    /// network attacker who rewrites them.
+    private let statementKeyOverride: Identity?
+    var statementKey: Identity { statementKeyOverride ?? key }
 
-    init(participants: [Identity], stageTimeout: Double, noise: Double = 1e-7) throws {
+    init(participants: [Identity], stageTimeout: Double, noise: Double = 1e-7, statementKey: Identity? = nil) throws {
+        statementKeyOverride = statementKey
         spec = try SharedAdapterSpec(rank: 2, alpha: 4, targets: ["q", "v"], seed: 11)
         self.stageTimeout = stageTimeout
         self.noise = noise
@@ -163,11 +168,12 @@ final class LocalCoordinator: @unchecked Sendable {
                 RoundStatus(round: c.round, stage: c.stage, deadline: c.opened.addingTimeInterval(c.stageTimeout),
                             participant: try c.id(identity), parameters: c.parameters, adapterVersion: 0,
                             submitted: c.submitted.contains(try c.id(identity)), participants: c.entries, manifestSequence: c.sequence)
+                    .signed(by: c.statementKey, client: identity.publicKeys.signing)
             }
         }
 
         func advertiseKeys(_ m: AdvertiseKeys) throws { try submit(.advertiseKeys) { s, _ in try s.receive(m) } }
-        func fetchRoster(round: UInt64) throws -> KeyRoster? { try locked { $0.stage == .shareKeys ? $0.roster : nil } }
+        func fetchRoster(round: UInt64) throws -> KeyRoster? { try locked { $0.stage == .shareKeys ? $0.roster?.signed(by: $0.statementKey) : nil } }
         func shareKeys(_ m: ShareKeys) throws { try submit(.shareKeys) { s, _ in try s.receive(m) } }
         func fetchShares(round: UInt64) throws -> SharesForYou? {
             try locked { c in
@@ -177,9 +183,13 @@ final class LocalCoordinator: @unchecked Sendable {
             }
         }
         func maskedInput(_ m: MaskedInput) throws -> Int { try submit(.maskedInput) { s, _ in try s.receive(m) }; return m.words.count }
-        func fetchSurvivors(round: UInt64) throws -> SurvivorList? { try locked { $0.stage == .consistencyCheck ? $0.survivorList : nil } }
+        func fetchSurvivors(round: UInt64) throws -> SurvivorList? {
+            try locked { $0.stage == .consistencyCheck ? $0.survivorList?.signed(by: $0.statementKey) : nil }
+        }
         func consistency(_ m: ConsistencySignature) throws { try submit(.consistencyCheck) { s, _ in try s.receive(m) } }
-        func fetchUnmaskRequest(round: UInt64) throws -> UnmaskRequest? { try locked { $0.stage == .unmasking ? $0.unmaskRequest : nil } }
+        func fetchUnmaskRequest(round: UInt64) throws -> UnmaskRequest? {
+            try locked { $0.stage == .unmasking ? $0.unmaskRequest?.signed(by: $0.statementKey) : nil }
+        }
         func unmask(_ m: UnmaskResponse) throws { try submit(.unmasking) { s, _ in try s.receive(m) } }
         func summary(round: UInt64) throws -> RoundSummary {
             try locked { c in
@@ -219,9 +229,10 @@ final class Collected: @unchecked Sendable {
 struct FederatedParticipantTests {
     /// Runs `count` participants on their own threads against one in-process coordinator.
     func runRound(count: Int, failing: Set<Int> = [], stageTimeout: Double, noise: Double = 1e-7,
-                  policy: ClientPrivacyPolicy? = FederatedTestFixtures.permissivePolicy) throws -> (LocalCoordinator, [Int: RoundOutcome], [ClientHome]) {
+                  policy: ClientPrivacyPolicy? = FederatedTestFixtures.permissivePolicy,
+                  statementKey: Identity? = nil) throws -> (LocalCoordinator, [Int: RoundOutcome], [ClientHome]) {
         let identities = (0..<count).map { _ in Identity.generate() }
-        let coordinator = try LocalCoordinator(participants: identities, stageTimeout: stageTimeout, noise: noise)
+        let coordinator = try LocalCoordinator(participants: identities, stageTimeout: stageTimeout, noise: noise, statementKey: statementKey)
         let homes = (0..<count).map { _ in ClientHome(path: temporaryFolder("fed")) }
         for home in homes {
             try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
@@ -266,6 +277,20 @@ struct FederatedParticipantTests {
             #expect(o.reason?.contains("privacy policy refuses the round: noise multiplier 0.01 below the minimum 1.0") == true)
         }
         for home in homes { #expect(try CoordinatorLink.require(home).ledger == nil) }
+    }
+
+    /// Issue 16, item 7 (signing): round statuses signed by a key other than the pinned one (a
+    /// network attacker rewriting the parameters, or a coordinator whose key changed) are refused
+    /// before the client sends anything.
+    @Test func roundStatementsMustBeSignedByThePinnedKey() throws {
+        let (coordinator, outcomes, homes) = try runRound(count: 3, stageTimeout: 1, statementKey: Identity.generate())
+        defer { for h in homes { try? FileManager.default.removeItem(atPath: h.path) } }
+        #expect(coordinator.outcome?.stage != .completed)
+        for k in 1...3 {
+            let o = try #require(outcomes[k])
+            #expect(o.lastStage == nil)
+            #expect(o.reason?.contains("round status does not verify under the pinned key") == true, "\(o.reason ?? "")")
+        }
     }
 
     /// Issue 16, items 2 and 3: each client charges its own accountant at q = 1 before it reveals
