@@ -143,3 +143,39 @@ import Testing
         #expect(b.normBound > 4 && b.normBound < 13)
     }
 }
+
+/// Issue 16, item 5: an enrolled client advertises a low-order X25519 key (signed with its real
+/// identity, so the signature check passes). Before, honest clients then failed every agreement
+/// with it and left the round; now the coordinator refuses the advertisement (422
+/// message_rejected), excludes the sender, and the round completes without it.
+@Suite struct LowOrderKeyTests {
+    @Test func lowOrderAdvertisementIsRejectedAndTheRoundCompletes() async throws {
+        let dir = try await makeCoordinatorDirectory("low-order", settings: testSettings(clients: 4, minimum: 3, noise: 0.5))
+        defer { cleanup(dir) }
+        let d = try await RoundDriver(dir: dir, clients: 4)
+        let round = try await d.open()
+        let s = d.sampled
+        let attacker = s[0]
+        let p = try #require(d.clients[attacker].participant)
+        var c = d.clients[attacker]
+        let real = try c.secagg!.advertiseKeys(using: &c.rng)
+        d.clients[attacker] = c
+        let zero = Data(repeating: 0, count: 32)
+        func t(_ b: [UInt8]) -> [UInt8] { withUnsafeBytes(of: UInt32(b.count).bigEndian, Array.init) + b }
+        let signed = t(Array("pllm.secagg.v1.advertise".utf8)) + withUnsafeBytes(of: round.bigEndian, Array.init)
+            + withUnsafeBytes(of: p.bigEndian, Array.init) + t([UInt8](zero)) + t([UInt8](real.maskingKey))
+        let bad = AdvertiseKeys(round: round, sender: p, encryptionKey: zero, maskingKey: real.maskingKey,
+                                signature: Data(d.clients[attacker].identity.sign(signed)))
+        await #expect { try await d.coordinator.submit(.advertiseKeys(bad), from: d.clients[attacker].client, now: at(d.now)) }
+            throws: { ($0 as? CoordinatorError)?.code == .messageRejected }
+        #expect(await d.coordinator.openRound?.excluded == [p])
+        let honest = Set(s.dropFirst())
+        try await d.advertise(round, except: [attacker])
+        try await d.shareKeys(round, except: [attacker])
+        try await d.maskedInput(round, except: [attacker])
+        try await d.consistency(round, except: [attacker])
+        try await d.unmask(round, except: [attacker])
+        let record = try #require(await d.coordinator.lastRound)
+        #expect(record.stage == .completed && record.included == honest.count)
+    }
+}
