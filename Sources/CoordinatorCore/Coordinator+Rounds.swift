@@ -15,7 +15,9 @@ extension Coordinator {
         let loadedAdapter = try store.adapterVersions().last
         let shared = try loadedAdapter.map { (version: $0.version, vector: try blobs.readFloats($0.blob)) }
         var m = RoundMachine(settings: settings, state: loadedState, enrolledCount: try store.clients().count, shared: shared, roundsLeft: roundsLimit)
-        if let last = try store.rounds().last {
+        let rounds = try store.rounds()
+        m.countExclusions(in: rounds)
+        if let last = rounds.last {
             if last.isFinished {
                 try m.restoreFinished(last)
             } else {

@@ -66,6 +66,9 @@ public struct RoundMachine: Sendable {
     public private(set) var current: ActiveRound?
     /// True once no further round fits in the privacy budget.
     public private(set) var budgetExhausted = false
+    /// Client id → rounds in which it was excluded for a message SecAgg refused (derived from the
+    /// round records, so it survives a restart through `countExclusions`).
+    public private(set) var exclusions: [String: Int] = [:]
     private var pool: [String: (candidate: Candidate, lastPoll: Date)] = [:]
     private var poolSince: Date?
 
@@ -85,6 +88,20 @@ public struct RoundMachine: Sendable {
     public mutating func setShared(version: Int, vector: [Float]) {
         self.version = version
         self.vector = vector
+    }
+
+    /// True once `clientID` was excluded in K rounds (`CoordinatorSettings.suspensionThreshold`).
+    public func isSuspended(_ clientID: String) -> Bool {
+        let k = settings.suspensionThreshold
+        return k > 0 && exclusions[clientID, default: 0] >= k
+    }
+
+    /// Rebuilds the exclusion counts from stored rounds (at start-up).
+    public mutating func countExclusions(in rounds: [RoundRecord]) {
+        exclusions = [:]
+        for r in rounds {
+            for p in r.participants where r.excluded.contains(p.id) { exclusions[p.clientID, default: 0] += 1 }
+        }
     }
 
     public var epsilonSpent: Double { accountant.rounds == 0 ? 0 : accountant.epsilon(delta: settings.delta).epsilon }
@@ -118,7 +135,7 @@ public struct RoundMachine: Sendable {
     private mutating func tryOpen(now: Date, using rng: inout some RandomNumberGenerator, into out: inout Outcome) {
         guard openRound == nil, let vector, let version, roundsLeft.map({ $0 > 0 }) ?? true else { return }
         let r = settings.round
-        pool = pool.filter { now.timeIntervalSince($0.value.lastPoll) <= settings.availabilityWindow }
+        pool = pool.filter { now.timeIntervalSince($0.value.lastPoll) <= settings.availabilityWindow && !isSuspended($0.key) }
         guard pool.count >= r.minimumClients else {
             poolSince = nil
             return
@@ -209,6 +226,10 @@ public struct RoundMachine: Sendable {
         } catch {
             // The message breaks the protocol: its sender is out of this round.
             active.record.excluded.append(p.id)
+            exclusions[clientID, default: 0] += 1
+            if isSuspended(clientID) {
+                out.actions.append(.note("client \(clientID.prefix(16))… excluded in \(exclusions[clientID]!) rounds: suspended from sampling"))
+            }
             current = active
             out.actions += [.saveRound(active.record), .note("round \(active.round): participant \(p.id) excluded: \(error.code)")]
             reject(.messageRejected, "The \(m.stage.rawValue) message was refused: \(error.message)",

@@ -179,3 +179,46 @@ import Testing
         #expect(record.stage == .completed && record.included == honest.count)
     }
 }
+
+/// Issue 16, item 5: a client excluded for a provably bad message in K rounds is no longer
+/// sampled, the count survives a restart, and `pcoord status` shows it (through `exclusions`).
+@Suite struct SuspensionTests {
+    @Test func repeatOffenderIsSuspendedFromSampling() async throws {
+        var settings = try testSettings(clients: 4, minimum: 3, noise: 0.5)
+        settings.suspendAfterExclusions = 2
+        let dir = try await makeCoordinatorDirectory("suspend", settings: settings)
+        defer { cleanup(dir) }
+        let d = try await RoundDriver(dir: dir, clients: 4)
+        let offender = 0
+        for _ in 0..<2 {
+            let round = try await d.open()
+            #expect(d.sampled.contains(offender))
+            var c = d.clients[offender]
+            let real = try c.secagg!.advertiseKeys(using: &c.rng)
+            d.clients[offender] = c
+            var sig = [UInt8](real.signature)
+            sig[0] ^= 1
+            let forged = AdvertiseKeys(round: round, sender: real.sender, encryptionKey: real.encryptionKey, maskingKey: real.maskingKey, signature: Data(sig))
+            await #expect { try await d.coordinator.submit(.advertiseKeys(forged), from: d.clients[offender].client, now: at(d.now)) }
+                throws: { ($0 as? CoordinatorError)?.code == .messageRejected }
+            try await d.advertise(round, except: [offender])
+            try await d.shareKeys(round, except: [offender])
+            try await d.maskedInput(round, except: [offender])
+            try await d.consistency(round, except: [offender])
+            try await d.unmask(round, except: [offender])
+            #expect(await d.coordinator.lastRound?.stage == .completed)
+            d.advance(1)
+        }
+        let id = d.clients[offender].client.id
+        #expect(await d.coordinator.exclusions[id] == 2)
+        #expect(await d.coordinator.isSuspended(id))
+        try d.reopen()
+        #expect(await d.coordinator.isSuspended(id), "derived from the stored rounds")
+        // The other three still make a round (after the sample wait), without the offender.
+        try await d.poll()
+        d.advance(11)
+        let round = try await d.open()
+        #expect(round == 3)
+        #expect(!d.sampled.contains(offender) && d.sampled.count == 3)
+    }
+}
