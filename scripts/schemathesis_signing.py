@@ -41,6 +41,17 @@ import nacl.signing
 import requests
 
 
+def _survivors_transcript(p: dict, advertisements: list[dict], u3: list[int]) -> bytes:
+    """PROTOCOL.md §1.7 stage 3 (v2): the round's parameters, H(U1) and the survivor ids."""
+    ads = sorted(advertisements, key=lambda a: a["sender"])
+    roster = _t(b"pllm.secagg.v2.roster") + struct.pack(">I", len(ads)) + b"".join(
+        struct.pack(">H", a["sender"]) + _t(base64.b64decode(a["encryptionKey"])) + _t(base64.b64decode(a["maskingKey"])) for a in ads)
+    g = p.get("graph") or {}
+    return (_t(b"pllm.secagg.v2.survivors") + struct.pack(">QIII", p["round"], p["threshold"], p["vectorLength"], g.get("degree", 0))
+            + _t(bytes(g.get("seed", []))) + struct.pack(">I", g.get("threshold", 0)) + _t(hashlib.blake2b(roster, digest_size=32).digest())
+            + struct.pack(">I", len(u3)) + b"".join(struct.pack(">H", i) for i in u3))
+
+
 def _t(b: bytes) -> bytes:
     """T(x) = BE32(len(x)) ‖ x (PROTOCOL.md §1.1)."""
     return struct.pack(">I", len(b)) + b
@@ -249,7 +260,11 @@ def _round_driver(signer: _Signer, stop: threading.Event) -> None:
                         done.discard((rnd, client, stage))
                         continue
                     u3 = sv.json()["survivors"]
-                    sig = key.sign(_t(b"pllm.secagg.v1.survivors") + struct.pack(">QI", rnd, len(u3)) + b"".join(struct.pack(">H", i) for i in u3)).signature
+                    roster = signer.get(f"/v1/rounds/{rnd}/roster", client)
+                    if roster.status_code != 200:
+                        done.discard((rnd, client, stage))
+                        continue
+                    sig = key.sign(_survivors_transcript(status["parameters"], roster.json()["advertisements"], u3)).signature
                     post(client, rnd, stage, "consistency", json={"round": rnd, "sender": pid, "signature": b64(sig)})
                 elif stage == "unmasking":
                     req = signer.get(f"/v1/rounds/{rnd}/unmask-request", client)

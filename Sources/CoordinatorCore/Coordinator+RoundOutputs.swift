@@ -28,7 +28,7 @@ extension Coordinator {
     public func roster(round: UInt64, for client: EnrolledClient) throws -> KeyRoster {
         let (r, _) = try roundFor(round, client: client)
         guard let roster = r.roster else { throw notReady("key roster", round) }
-        return roster
+        return roster.signed(by: identity)
     }
 
     public func shares(round: UInt64, for client: EnrolledClient) throws -> SharesForYou {
@@ -43,13 +43,13 @@ extension Coordinator {
     public func survivors(round: UInt64, for client: EnrolledClient) throws -> SurvivorList {
         let (r, _) = try roundFor(round, client: client)
         guard let list = r.survivorList else { throw notReady("survivor list", round) }
-        return list
+        return list.signed(by: identity)
     }
 
     public func unmaskRequest(round: UInt64, for client: EnrolledClient) throws -> UnmaskRequest {
         let (r, _) = try roundFor(round, client: client)
         guard let request = r.unmaskRequest else { throw notReady("unmasking request", round) }
-        return request
+        return request.signed(by: identity)
     }
 
     public func summary(round: UInt64) throws -> RoundSummary {

@@ -15,7 +15,9 @@ extension Coordinator {
         let loadedAdapter = try store.adapterVersions().last
         let shared = try loadedAdapter.map { (version: $0.version, vector: try blobs.readFloats($0.blob)) }
         var m = RoundMachine(settings: settings, state: loadedState, enrolledCount: try store.clients().count, shared: shared, roundsLeft: roundsLimit)
-        if let last = try store.rounds().last {
+        let rounds = try store.rounds()
+        m.countExclusions(in: rounds)
+        if let last = rounds.last {
             if last.isFinished {
                 try m.restoreFinished(last)
             } else {
@@ -98,6 +100,7 @@ extension Coordinator {
         guard let open = machine.openRound else {
             return RoundStatus(round: nil, stage: nil, deadline: nil, participant: nil, parameters: nil, adapterVersion: nil,
                                submitted: false, participants: nil, manifestSequence: state.manifestSequence)
+                .signed(by: identity, client: client.identity.signing)
         }
         let r = open.record
         let p = open.participant(clientID: client.id)
@@ -106,6 +109,7 @@ extension Coordinator {
                            submitted: p.map { open.hasSubmitted($0.id, r.stage) } ?? false,
                            participants: p == nil ? nil : r.participants.map { ParticipantEntry(id: $0.id, identity: $0.identity) },
                            manifestSequence: state.manifestSequence)
+            .signed(by: identity, client: client.identity.signing)
     }
 
     /// A stage message from `client`; returns once it is stored (or throws why it was refused).

@@ -63,6 +63,9 @@ public actor Coordinator {
     public var openRound: RoundRecord? { machine.openRound?.record }
     public var lastRound: RoundRecord? { machine.current?.record }
     public var epsilonSpent: Double { machine.epsilonSpent }
+    /// Client id → rounds it was excluded from for a refused message; suspended at K.
+    public var exclusions: [String: Int] { machine.exclusions }
+    public func isSuspended(_ clientID: String) -> Bool { machine.isSuspended(clientID) }
     public var manifestSequence: Int64 { state.manifestSequence }
     public var budgetExhausted: Bool { machine.budgetExhausted }
     public var roundsLeft: Int? { machine.roundsLeft }

@@ -16,9 +16,20 @@ public struct CoordinatorSettings: Codable, Sendable, Hashable {
     public var sampleWait: Double
     /// Accepted |client clock − server clock| of signed requests, in seconds.
     public var skewWindow: Double
+    /// K: a client excluded for a provably bad message (one SecAgg refuses: a bad signature, a
+    /// low-order key, shares it does not hold) in K rounds is no longer sampled. nil = the default
+    /// (3); 0 = never suspend. Optional so settings stored before it existed still load.
+    public var suspendAfterExclusions: Int?
+
+    public static let defaultSuspendAfterExclusions = 3
+
+    /// K in effect (0: never).
+    public var suspensionThreshold: Int { suspendAfterExclusions ?? Self.defaultSuspendAfterExclusions }
 
     public init(sharedAdapter: SharedAdapterSpec, round: RoundConfig, epsilonBudget: Double, delta: Double,
-                availabilityWindow: Double = 120, sampleWait: Double = 30, skewWindow: Double = 300) throws {
+                availabilityWindow: Double = 120, sampleWait: Double = 30, skewWindow: Double = 300,
+                suspendAfterExclusions: Int? = nil) throws {
+        self.suspendAfterExclusions = suspendAfterExclusions
         self.sharedAdapter = sharedAdapter
         self.round = round
         self.epsilonBudget = epsilonBudget
@@ -55,8 +66,8 @@ public struct CoordinatorSettings: Codable, Sendable, Hashable {
                            "Pass --neighbours 0 or an even K such as 10.")
             }
             let t = r.neighbourThreshold ?? NeighbourGraph.defaultThreshold(degree: k)
-            guard t >= 2, t <= k + 1 else {
-                throw fail("The neighbourhood threshold must lie in 2…\(k + 1) for \(k) neighbours, got \(t).",
+            guard t >= 2, t <= k + 1, 2 * t > k + 1 else {
+                throw fail("The neighbourhood threshold must be a majority of the k + 1 holders, \(k / 2 + 1)…\(k + 1) for \(k) neighbours, got \(t) (clients refuse a smaller one: two halves could each reveal one kind of share).",
                            "Pass --neighbour-threshold in that range or leave it out (⌊k/2⌋ + 1).")
             }
         } else if r.neighbourThreshold != nil {
@@ -70,6 +81,9 @@ public struct CoordinatorSettings: Codable, Sendable, Hashable {
         }
         guard epsilonBudget > 0, epsilonBudget.isFinite, delta > 0, delta < 1 else {
             throw fail("The privacy budget needs ε > 0 (finite) and 0 < δ < 1.", "Pass --epsilon-budget and --delta.")
+        }
+        guard suspensionThreshold >= 0 else {
+            throw fail("The number of exclusions before a client is suspended must be 0 (never) or more, got \(suspensionThreshold).", "Pass --suspend-after 0 or a positive K.")
         }
         guard availabilityWindow > 0, sampleWait >= 0, skewWindow > 0 else {
             throw fail("The availability window and the skew window must be positive and the sample wait not negative.", "Fix the values given to pcoord init.")

@@ -53,7 +53,7 @@ public struct RoundMachine: Sendable {
     }
 
     public let settings: CoordinatorSettings
-    /// Enrolled clients, for the sampling rate q = sampled / enrolled.
+    /// Enrolled clients (recorded with each round; the accountant charges q = 1 regardless).
     public var enrolledCount: Int
     /// Rounds this machine may still open (nil: no limit).
     public var roundsLeft: Int?
@@ -66,6 +66,9 @@ public struct RoundMachine: Sendable {
     public private(set) var current: ActiveRound?
     /// True once no further round fits in the privacy budget.
     public private(set) var budgetExhausted = false
+    /// Client id → rounds in which it was excluded for a message SecAgg refused (derived from the
+    /// round records, so it survives a restart through `countExclusions`).
+    public private(set) var exclusions: [String: Int] = [:]
     private var pool: [String: (candidate: Candidate, lastPoll: Date)] = [:]
     private var poolSince: Date?
 
@@ -85,6 +88,20 @@ public struct RoundMachine: Sendable {
     public mutating func setShared(version: Int, vector: [Float]) {
         self.version = version
         self.vector = vector
+    }
+
+    /// True once `clientID` was excluded in K rounds (`CoordinatorSettings.suspensionThreshold`).
+    public func isSuspended(_ clientID: String) -> Bool {
+        let k = settings.suspensionThreshold
+        return k > 0 && exclusions[clientID, default: 0] >= k
+    }
+
+    /// Rebuilds the exclusion counts from stored rounds (at start-up).
+    public mutating func countExclusions(in rounds: [RoundRecord]) {
+        exclusions = [:]
+        for r in rounds {
+            for p in r.participants where r.excluded.contains(p.id) { exclusions[p.clientID, default: 0] += 1 }
+        }
     }
 
     public var epsilonSpent: Double { accountant.rounds == 0 ? 0 : accountant.epsilon(delta: settings.delta).epsilon }
@@ -118,7 +135,7 @@ public struct RoundMachine: Sendable {
     private mutating func tryOpen(now: Date, using rng: inout some RandomNumberGenerator, into out: inout Outcome) {
         guard openRound == nil, let vector, let version, roundsLeft.map({ $0 > 0 }) ?? true else { return }
         let r = settings.round
-        pool = pool.filter { now.timeIntervalSince($0.value.lastPoll) <= settings.availabilityWindow }
+        pool = pool.filter { now.timeIntervalSince($0.value.lastPoll) <= settings.availabilityWindow && !isSuspended($0.key) }
         guard pool.count >= r.minimumClients else {
             poolSince = nil
             return
@@ -128,9 +145,10 @@ public struct RoundMachine: Sendable {
         guard pool.count >= r.clientsPerRound || now.timeIntervalSince(since) >= settings.sampleWait else { return }
 
         let size = min(pool.count, r.clientsPerRound)
-        let q = Double(size) / Double(max(enrolledCount, size))
+        // q = 1: the sample is drawn from the clients online and the coordinator knows who it
+        // sampled, so sampling amplifies nothing a client could verify (PROTOCOL.md §1.8).
         guard let budget = try? settings.budget,
-              accountant.canRunAnotherRound(samplingRate: q, noiseMultiplier: r.dp.effectiveNoiseMultiplier(survivors: r.minimumClients),
+              accountant.canRunAnotherRound(samplingRate: 1, noiseMultiplier: r.dp.effectiveNoiseMultiplier(survivors: r.minimumClients),
                                             budget: budget) else {
             if !budgetExhausted { out.actions.append(.note("privacy budget ε=\(settings.epsilonBudget) reached: no further rounds")) }
             budgetExhausted = true
@@ -149,7 +167,8 @@ public struct RoundMachine: Sendable {
             graph = try? NeighbourGraph(degree: k, seed: rng.bytes(count: 32), threshold: r.neighbourThreshold)
             if graph == nil { return }
         }
-        let parameters = SecAggParameters(round: nextRound, threshold: r.minimumClients, vectorLength: vector.count, graph: graph)
+        let t = graph == nil ? Self.threshold(sampled: participants.count, minimum: r.minimumClients) : r.minimumClients
+        let parameters = SecAggParameters(round: nextRound, threshold: t, vectorLength: vector.count, graph: graph)
         let record = RoundRecord(round: nextRound, stage: .advertiseKeys, openedAt: now, deadline: now.addingTimeInterval(r.stageTimeout),
                                  participants: participants, parameters: parameters, adapterVersion: version, enrolled: max(enrolledCount, size))
         guard let active = try? ActiveRound(record: record) else { return }
@@ -160,6 +179,11 @@ public struct RoundMachine: Sendable {
         poolSince = nil
         out.actions += [.saveRound(record), .saveState, .note("round \(record.round) opened with \(participants.count) participants")]
     }
+
+    /// t = max(minimum, ⌊n/2⌋ + 1): a strict majority of the sampled, which clients require
+    /// (2t > |U1|) so that no two disjoint groups of t can confirm different survivor lists. With a
+    /// neighbour graph the majority is the neighbourhood's (2·t_k > k + 1) and t stays the minimum.
+    public static func threshold(sampled n: Int, minimum: Int) -> Int { max(minimum, n / 2 + 1) }
 
     // MARK: Messages
 
@@ -202,6 +226,10 @@ public struct RoundMachine: Sendable {
         } catch {
             // The message breaks the protocol: its sender is out of this round.
             active.record.excluded.append(p.id)
+            exclusions[clientID, default: 0] += 1
+            if isSuspended(clientID) {
+                out.actions.append(.note("client \(clientID.prefix(16))… excluded in \(exclusions[clientID]!) rounds: suspended from sampling"))
+            }
             current = active
             out.actions += [.saveRound(active.record), .note("round \(active.round): participant \(p.id) excluded: \(error.code)")]
             reject(.messageRejected, "The \(m.stage.rawValue) message was refused: \(error.message)",
@@ -229,6 +257,16 @@ public struct RoundMachine: Sendable {
 
     private mutating func abort(_ reason: String, now: Date, into out: inout Outcome) {
         guard var active = current else { return }
+        // Once the unmask request went out, shares may have been revealed and the sum learned
+        // even though nothing is published: the round is charged as if it completed.
+        // (`complete` aborts after the unmasking stage closed, with the stage already past it.)
+        if active.record.stage == .unmasking || active.record.stage == .completed {
+            let summed = active.survivorList?.survivors.count ?? active.threshold
+            accountant.record(samplingRate: 1, noiseMultiplier: settings.round.dp.effectiveNoiseMultiplier(survivors: summed))
+            active.record.epsilonAfter = epsilonSpent
+            active.record.roundsAccounted = accountant.rounds
+            out.actions.append(.saveState)
+        }
         active.record.stage = .aborted
         active.record.abortReason = reason
         active.record.deadline = now
@@ -274,6 +312,11 @@ public struct RoundMachine: Sendable {
         let r = settings.round
         let next: [Float]
         do {
+            try AggregateBounds(codec: r.codec, dp: r.dp, included: included, length: sum.count).check(encodedSum: sum, codec: r.codec)
+        } catch {
+            return abort("the aggregate is out of bounds, nothing published: \((error as? FederationError)?.message ?? "\(error)")", now: now, into: &out)
+        }
+        do {
             let mean = try FedAvg.mean(encodedSum: sum, codec: r.codec, count: included)
             let step = try r.serverStrategy.step(shared: old, mean: mean, state: fedAdam)
             next = step.shared
@@ -281,8 +324,7 @@ public struct RoundMachine: Sendable {
         } catch {
             return abort("aggregation failed: \(error)", now: now, into: &out)
         }
-        let q = Double(active.record.participants.count) / Double(max(active.record.enrolled, active.record.participants.count))
-        accountant.record(samplingRate: q, noiseMultiplier: r.dp.effectiveNoiseMultiplier(survivors: included))
+        accountant.record(samplingRate: 1, noiseMultiplier: r.dp.effectiveNoiseMultiplier(survivors: included))
         self.version = version + 1
         self.vector = next
         active.record.stage = .completed

@@ -95,7 +95,12 @@ public struct FederatedHomes: Sendable {
             let token = try run(bin + "/pcoord", ["enroll", "--name", name, "--expires", "1h"],
                                 environment: coordinatorEnvironment, log: dir + "/pcoord-enroll.log")
                 .split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
-            try run(bin + "/pclient", ["join", url, "--token", token, "--name", name],
+            // An evaluation of a few synthetic users: the clients' privacy policy is lowered to
+            // accept this coordinator (its small cohort, its z, its ε), as the demo does; the
+            // defaults would refuse every round.
+            try run(bin + "/pclient", ["join", url, "--token", token, "--name", name,
+                                       "--min-cohort", "2", "--min-noise", "\(options.noise)",
+                                       "--max-round-epsilon", "1e300", "--max-epsilon", "1e300"],
                     environment: clientEnvironment(home), log: dir + "/\(name)-join.log")
         }
 

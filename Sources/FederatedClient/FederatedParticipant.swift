@@ -141,6 +141,9 @@ public final class FederatedParticipant {
             defer { outcome.secAggSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
             return try body()
         }
+        // Everything the coordinator says about the round is signed under the pinned key.
+        let pinned = link.coordinatorKey
+        try status.verify(coordinatorKey: pinned, client: identity.publicKeys.signing)
         guard let me = status.participant, let parameters = status.parameters, let entries = status.participants else {
             throw Dropout(reason: "the round status lacks the participant id, parameters or roster")
         }
@@ -153,11 +156,17 @@ public final class FederatedParticipant {
         guard parameters.round == round, parameters.vectorLength == shared.vector.count else {
             throw Dropout(reason: "the round expects \(parameters.vectorLength) values; the shared adapter has \(shared.vector.count)")
         }
+        // The parameters come from the round status, the coordinator's word: they must agree with
+        // the signed manifest and this client's own policy before anything is sent.
+        let policy = link.effectivePolicy
+        try manifest.round.check(parameters, sampled: entries.count)
+        try policy.check(manifest.round, parameters: parameters, sampled: entries.count, ledger: link.ledger ?? PrivacyLedger())
         stageDeadline = status.deadline
         var identities: [ParticipantID: IdentityPublicKeys] = [:]
         for e in entries { identities[e.id] = e.identity }
         var client = try SecAggClient(parameters: parameters, id: me, identity: identity, identities: identities)
         client.maskingWorkers = ProcessInfo.processInfo.activeProcessorCount
+        client.minimumCohort = max(policy.minimumCohort, manifest.round.minimumClients)
         var rng = SodiumRandom()
         log("round \(round): sampled as participant \(me) of \(entries.count)")
 
@@ -175,6 +184,7 @@ public final class FederatedParticipant {
         log("round \(round): advertised keys")
 
         let roster = try wait("the key roster", round: round) { try api.fetchRoster(round: round) }
+        try roster.verify(coordinatorKey: pinned)
         let shareKeys = try secAgg { try client.shareKeys(roster: roster, using: &rng) }
         try send("sharing keys") { try api.shareKeys(shareKeys) }
         outcome.lastStage = RoundStage.shareKeys.rawValue
@@ -205,13 +215,21 @@ public final class FederatedParticipant {
                    round, outcome.bytesSent, norm, manifest.round.dp.clipNorm))
 
         let survivors = try wait("the survivor list", round: round) { try api.fetchSurvivors(round: round) }
+        try survivors.verify(coordinatorKey: pinned)
         let signature = try secAgg { try client.consistencyCheck(survivors) }
         try send("signing the survivor list") { try api.consistency(signature) }
         outcome.lastStage = RoundStage.consistencyCheck.rawValue
         log("round \(round): signed the survivor list (\(survivors.survivors.count) survivors)")
 
         let request = try wait("the unmasking request", round: round) { try api.fetchUnmaskRequest(round: round) }
+        try request.verify(coordinatorKey: pinned)
         let response = try secAgg { try client.unmask(request) }
+        // Charged (and saved) before the shares leave: revealed shares spend privacy whether or
+        // not the round completes.
+        var ledger = link.ledger ?? PrivacyLedger()
+        ledger.charge(round: round, config: manifest.round, parameters: parameters)
+        link.ledger = ledger
+        try link.save(home)
         try send("revealing shares") { try api.unmask(response) }
         outcome.lastStage = RoundStage.unmasking.rawValue
         log("round \(round): revealed shares for unmasking")

@@ -36,6 +36,10 @@ public struct FederationErrorCode: ErrorCode, CustomStringConvertible {
     public static let tooFewParticipants = Self("tooFewParticipants")
     /// The server asked for both the self-mask share and the key share of one participant.
     public static let wouldRevealBoth = Self("wouldRevealBoth")
+    /// The round's parameters would let the coordinator rebuild both secrets of a participant by
+    /// showing different views to different groups (2t ≤ |U1|, 2t_k ≤ k + 1), or break the client's
+    /// own policy (too small a cohort).
+    public static let unsafeParameters = Self("unsafeParameters")
     /// Vectors of different lengths were combined.
     public static let lengthMismatch = Self("lengthMismatch")
 

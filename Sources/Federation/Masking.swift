@@ -28,6 +28,18 @@ public enum X25519 {
         return pk
     }
 
+    /// False for a key of the wrong length or of low order (the all-zero point, the other points of
+    /// order dividing 8 and their non-canonical encodings): every clamped scalar is a multiple of 8,
+    /// so multiplying such a point gives the all-zero result, which libsodium refuses with −1. A
+    /// server that accepted one would let its sender make every honest agreement fail.
+    public static func isAcceptablePublicKey(_ key: some Collection<UInt8>) -> Bool {
+        guard key.count == keyByteCount else { return false }
+        SodiumInit.ensure()
+        var q = [UInt8](repeating: 0, count: keyByteCount)
+        let scalar = [UInt8](repeating: 0x5a, count: keyByteCount)
+        return crypto_scalarmult(&q, scalar, Array(key)) == 0
+    }
+
     /// `crypto_scalarmult`; refuses low-order peer keys (libsodium returns -1 for the all-zero result).
     public static func sharedSecret(secret: SecretBytes, peer: [UInt8]) throws -> [UInt8] {
         guard peer.count == keyByteCount, secret.count == keyByteCount else {

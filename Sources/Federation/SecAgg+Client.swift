@@ -18,6 +18,9 @@ public struct SecAggClient: Sendable {
     public private(set) var stage: Stage = .created
     /// Threads that expand the masks of the masked input (the result does not depend on it).
     public var maskingWorkers = 1
+    /// The fewest participants (|U1|) this client shares its secrets among: its own policy, on top
+    /// of the round's threshold. The coordinator cannot lower it.
+    public var minimumCohort = 2
 
     private let identity: Identity
     private let identities: [ParticipantID: IdentityPublicKeys]
@@ -30,6 +33,7 @@ public struct SecAggClient: Sendable {
     private var ownShares: (key: ShamirShare, selfMask: ShamirShare)?
     private var received: [ParticipantID: (key: [UInt8], selfMask: [UInt8])] = [:]  // from U2 neighbours
     private var survivors: [ParticipantID] = []                    // U3 as signed
+    private var rosterHash: [UInt8] = []                           // H(U1) as this client saw it
     private var response: UnmaskResponse?
 
     public init(parameters: SecAggParameters, id: ParticipantID, identity: Identity,
@@ -104,11 +108,17 @@ public struct SecAggClient: Sendable {
         guard everyone.count >= parameters.threshold else {
             throw FederationError(.tooFewParticipants, "Only \(everyone.count) participants advertised keys; the threshold is \(parameters.threshold).")
         }
-        advertised = seen
-        neighbourIDs = parameters.neighbours(of: id, among: everyone)
-        guard neighbourIDs.count + 1 >= parameters.shareThreshold else {
-            throw FederationError(.tooFewParticipants, "Only \(neighbourIDs.count) neighbours advertised keys; the share threshold is \(parameters.shareThreshold).")
+        guard everyone.count >= minimumCohort else {
+            throw FederationError(.unsafeParameters, "Only \(everyone.count) participants advertised keys; this client's policy needs at least \(minimumCohort).")
         }
+        let neighbours = parameters.neighbours(of: id, among: everyone)
+        try parameters.checkMajority(cohort: everyone.count, holders: neighbours.count + 1)
+        guard neighbours.count + 1 >= parameters.shareThreshold else {
+            throw FederationError(.tooFewParticipants, "Only \(neighbours.count) neighbours advertised keys; the share threshold is \(parameters.shareThreshold).")
+        }
+        advertised = seen
+        neighbourIDs = neighbours
+        rosterHash = KeyRoster.hash(seen)
 
         var b = rng.bytes(count: 32)
         defer { for i in b.indices { b[i] = 0 } }
@@ -209,7 +219,7 @@ public struct SecAggClient: Sendable {
         survivors = u3
         stage = .signedSurvivors
         return ConsistencySignature(round: round, sender: id,
-                                    signature: Data(identity.sign(SurvivorList.signedBytes(round: round, survivors: u3))))
+                                    signature: Data(identity.sign(SurvivorList.signedBytes(parameters: parameters, rosterHash: rosterHash, survivors: u3))))
     }
 
     // MARK: 4. Unmasking
@@ -230,7 +240,7 @@ public struct SecAggClient: Sendable {
         guard request.survivors == survivors else {
             throw FederationError(.wouldRevealBoth, "The unmasking request names a survivor list other than the one this client signed.")
         }
-        let signed = SurvivorList.signedBytes(round: round, survivors: survivors)
+        let signed = SurvivorList.signedBytes(parameters: parameters, rosterHash: rosterHash, survivors: survivors)
         var signers = Set<ParticipantID>()
         for s in request.signatures {
             guard s.round == round, survivors.contains(s.sender), let keys = identities[s.sender],
@@ -238,7 +248,7 @@ public struct SecAggClient: Sendable {
                 throw FederationError(.protocolViolation, "A consistency signature comes from \(s.sender), who is not a survivor, or is repeated.")
             }
             guard keys.verify(signature: s.signature, for: signed) else {
-                throw FederationError(.badSignature, "Participant \(s.sender) did not sign this survivor list: the server showed different lists.")
+                throw FederationError(.badSignature, "Participant \(s.sender) did not sign this survivor list with these parameters and this key roster: the server showed different views.")
             }
         }
         guard signers.contains(id), signers.count >= parameters.threshold else {

@@ -1,5 +1,6 @@
 public import Diagnostics
 public import Foundation
+import Seal
 
 /// A participant's index in one round, assigned by the coordinator: 1…65535. It is also the x
 /// coordinate of the participant's Shamir shares, so it is never 0.
@@ -30,6 +31,28 @@ public struct SecAggParameters: Codable, Sendable, Hashable {
         }
         if let graph, graph.threshold > graph.degree + 1 {
             throw FederationError(.invalidArgument, "A neighbour degree of \(graph.degree) cannot reach a threshold of \(graph.threshold): each participant's shares go to its neighbours and itself.")
+        }
+        // Each holder reveals one kind of share of a neighbour; with 2·t_k ≤ k + 1 holders a
+        // coordinator showing two survivor lists to two halves gets t_k of each kind.
+        if let graph, 2 * graph.threshold <= graph.degree + 1 {
+            throw FederationError(.unsafeParameters, "A neighbourhood threshold of \(graph.threshold) is not a majority of the \(graph.degree + 1) holders (k + 1): a coordinator could collect both shares of a participant from two halves. Use t_k ≥ \(graph.degree / 2 + 1).")
+        }
+    }
+
+    /// Refuses a round in which a coordinator could rebuild both the self-mask seed and the
+    /// masking key of this client (`holders`: the participants holding its shares, itself included)
+    /// by showing disjoint survivor lists to two groups: every honest holder reveals one kind only,
+    /// so two kinds need 2·(share threshold) holders. Without a graph also 2t > |U1|, so no two
+    /// disjoint groups of t signers can exist.
+    ///
+    /// With a neighbour graph only the second matters (a client's secrets live in its
+    /// neighbourhood), so SecAgg+ keeps its tolerance of dropouts across a large round.
+    func checkMajority(cohort: Int, holders: Int) throws {
+        guard graph != nil || 2 * threshold > cohort else {
+            throw FederationError(.unsafeParameters, "The threshold t = \(threshold) is not a majority of the \(cohort) participants that advertised keys (2t ≤ |U1|): two disjoint groups of t could each confirm a different survivor list and together unmask one participant. Refusing the round.")
+        }
+        guard 2 * shareThreshold > holders else {
+            throw FederationError(.unsafeParameters, "The share threshold \(shareThreshold) is not a majority of the \(holders) holders of this client's shares: the coordinator could collect both kinds. Refusing the round.")
         }
     }
 
@@ -77,10 +100,26 @@ public struct AdvertiseKeys: Codable, Sendable, Hashable {
 public struct KeyRoster: Codable, Sendable, Hashable {
     public let round: UInt64
     public let advertisements: [AdvertiseKeys]
+    /// The coordinator's signature as served (`CoordinatorStatements.swift`); nil inside SecAgg.
+    public internal(set) var coordinatorSignature: Data?
 
     public init(round: UInt64, advertisements: [AdvertiseKeys]) {
         self.round = round
         self.advertisements = advertisements
+    }
+
+    /// H(U1) = BLAKE2b-256(T("pllm.secagg.v2.roster") ‖ BE32(|U1|) ‖ (BE16(id) ‖ T(c_pk) ‖ T(s_pk)) by ascending id):
+    /// what a signed survivor list binds, so signatures from clients that saw another U1 do not count.
+    static func hash(_ advertisements: [ParticipantID: AdvertiseKeys]) -> [UInt8] {
+        var t = Transcript(label: Label.roster)
+        t.append(UInt32(advertisements.count))
+        for id in advertisements.keys.sorted() {
+            let ad = advertisements[id]!
+            t.append(id)
+            t.appendBytes(ad.encryptionKey)
+            t.appendBytes(ad.maskingKey)
+        }
+        return Blake2b.hash(t.bytes, outputByteCount: 32)
     }
 }
 
@@ -176,22 +215,33 @@ public struct MaskedInput: Codable, Sendable, Hashable {
 public struct SurvivorList: Codable, Sendable, Hashable {
     public let round: UInt64
     public let survivors: [ParticipantID]
+    /// The coordinator's signature as served (`CoordinatorStatements.swift`); nil inside SecAgg.
+    public internal(set) var coordinatorSignature: Data?
 
     public init(round: UInt64, survivors: [ParticipantID]) {
         self.round = round
         self.survivors = survivors
     }
 
-    static func signedBytes(round: UInt64, survivors: [ParticipantID]) -> [UInt8] {
+    /// T("pllm.secagg.v2.survivors") ‖ BE64(round) ‖ BE32(t) ‖ BE32(n) ‖ BE32(k) ‖ T(graph seed) ‖ BE32(t_k)
+    /// ‖ T(H(U1)) ‖ BE32(|U3|) ‖ BE16(id)…, with k = t_k = 0 and an empty seed without a graph.
+    static func signedBytes(parameters p: SecAggParameters, rosterHash: [UInt8], survivors: [ParticipantID]) -> [UInt8] {
         var t = Transcript(label: Label.consistency)
-        t.append(round)
+        t.append(p.round)
+        t.append(UInt32(p.threshold))
+        t.append(UInt32(p.vectorLength))
+        t.append(UInt32(p.graph?.degree ?? 0))
+        t.appendBytes(p.graph?.seed ?? [])
+        t.append(UInt32(p.graph?.threshold ?? 0))
+        t.appendBytes(rosterHash)
         t.append(UInt32(survivors.count))
         for id in survivors { t.append(id) }
         return t.bytes
     }
 }
 
-/// Client → server: Ed25519 signature over T("pllm.secagg.v1.survivors") ‖ round ‖ count ‖ ids.
+/// Client → server: Ed25519 signature over the v2 survivor transcript (`SurvivorList.signedBytes`):
+/// the round's parameters, H(U1) and the ids.
 public struct ConsistencySignature: Codable, Sendable, Hashable {
     public let round: UInt64
     public let sender: ParticipantID
@@ -212,6 +262,8 @@ public struct UnmaskRequest: Codable, Sendable, Hashable {
     public let round: UInt64
     public let survivors: [ParticipantID]
     public let signatures: [ConsistencySignature]
+    /// The coordinator's signature as served (`CoordinatorStatements.swift`); nil inside SecAgg.
+    public internal(set) var coordinatorSignature: Data?
 
     public init(round: UInt64, survivors: [ParticipantID], signatures: [ConsistencySignature]) {
         self.round = round

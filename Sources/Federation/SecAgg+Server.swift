@@ -17,6 +17,7 @@ public struct SecAggServer: Sendable {
 
     private var advertised: [ParticipantID: AdvertiseKeys] = [:]   // U1
     private var everyone: [ParticipantID] = []                     // U1, ascending
+    private var rosterHash: [UInt8] = []                           // H(U1), bound by the survivor signatures
     private var adjacency: [ParticipantID: [ParticipantID]] = [:]  // neighbours in U1, ascending
     private var shareMessages: [ParticipantID: ShareKeys] = [:]    // U2
     private var sum: [UInt32]                                      // Σ y over U3
@@ -61,6 +62,9 @@ public struct SecAggServer: Sendable {
         guard m.encryptionKey.count == 32, m.maskingKey.count == 32, m.encryptionKey != m.maskingKey else {
             throw FederationError(.protocolViolation, "Participant \(m.sender) advertised malformed keys.")
         }
+        guard X25519.isAcceptablePublicKey(m.encryptionKey), X25519.isAcceptablePublicKey(m.maskingKey) else {
+            throw FederationError(.invalidKey, "Participant \(m.sender) advertised a low-order X25519 key, which would make every agreement with it fail; it is excluded.")
+        }
         guard keys.verify(signature: m.signature, for: AdvertiseKeys.signedBytes(round: round, sender: m.sender,
                                                                              encryptionKey: m.encryptionKey, maskingKey: m.maskingKey)) else {
             throw FederationError(.badSignature, "The advertisement of participant \(m.sender) is not signed by its identity.")
@@ -72,6 +76,7 @@ public struct SecAggServer: Sendable {
         try expect(.advertiseKeys, "Closing AdvertiseKeys")
         try atLeastThreshold(advertised.count, "AdvertiseKeys")
         everyone = advertised.keys.sorted()
+        rosterHash = KeyRoster.hash(advertised)
         if let graph = parameters.graph {
             adjacency = graph.adjacency(among: everyone)
         } else {
@@ -154,7 +159,7 @@ public struct SecAggServer: Sendable {
         guard maskedSenders.contains(m.sender), signatures[m.sender] == nil, let keys = identities[m.sender] else {
             throw FederationError(.protocolViolation, "Participant \(m.sender) is not a survivor or already signed.")
         }
-        guard keys.verify(signature: m.signature, for: SurvivorList.signedBytes(round: round, survivors: survivors)) else {
+        guard keys.verify(signature: m.signature, for: SurvivorList.signedBytes(parameters: parameters, rosterHash: rosterHash, survivors: survivors)) else {
             throw FederationError(.badSignature, "Participant \(m.sender) did not sign the survivor list this server sent.")
         }
         signatures[m.sender] = m

@@ -27,6 +27,8 @@ enum Label {
     static let pairShareKey = "pllm.secagg.v1.share-key"
     static let advertise = "pllm.secagg.v1.advertise"
     static let shareAD = "pllm.secagg.v1.share"
-    static let consistency = "pllm.secagg.v1.survivors"
+    /// v2: the signed survivor list binds the round's parameters and the U1 roster (v1 bound only round and ids).
+    static let consistency = "pllm.secagg.v2.survivors"
+    static let roster = "pllm.secagg.v2.roster"
     static let graph = "pllm.secagg.v1.graph"
 }

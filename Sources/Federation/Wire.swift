@@ -294,6 +294,7 @@ public struct SignedManifest: Codable, Sendable, Hashable {
         guard m.protocolVersion == federationProtocolVersion else {
             throw FederationError(.protocolViolation, "The coordinator speaks protocol version \(m.protocolVersion); this client speaks \(federationProtocolVersion).")
         }
+        try m.validate()
         return m
     }
 }
@@ -328,6 +329,8 @@ public struct RoundStatus: Codable, Sendable, Hashable {
     /// Everyone sampled, with their identity keys (needed to verify advertisements and signatures).
     public let participants: [ParticipantEntry]?
     public let manifestSequence: Int64
+    /// The coordinator's Ed25519 signature of `signedBytes(client:)` (`CoordinatorStatements.swift`).
+    public internal(set) var coordinatorSignature: Data?
 
     public init(round: UInt64?, stage: RoundStage?, deadline: Date?, participant: ParticipantID?,
                 parameters: SecAggParameters?, adapterVersion: Int?, submitted: Bool,

@@ -58,6 +58,10 @@ public struct HTTPConfiguration: Sendable {
     public var caCertificatePEM: String?
     /// Allow plain http to a host that is not this machine (`CoordinatorURL`). Off: refused.
     public var allowInsecureHTTP = false
+    /// The largest answer body kept in memory (downloads to a file are bounded by the manifest's
+    /// size instead): a server cannot make the client allocate without limit. 64 MiB holds a key
+    /// roster of 65 535 participants several times over.
+    public var maxResponseBytes = 64 << 20
 
     public init() {}
 }
@@ -278,6 +282,9 @@ public final class HTTPTransport: Sendable {
         var written: Int64 = 0
         var writeFailed = false
         var truncatedForFullBody = false
+        /// In-memory bodies only; set when the answer passed it (the transfer is cut).
+        var maxBody = Int.max
+        var tooLarge = false
 
         init(fd: Int32 = -1, resumeOffset: Int64 = 0) {
             self.fd = fd
@@ -287,6 +294,7 @@ public final class HTTPTransport: Sendable {
         /// Body bytes: into the file for a 206 (or a 200 after truncating the file), into memory otherwise.
         func accept(_ bytes: UnsafeRawBufferPointer) -> Bool {
             guard fd >= 0, status == 206 || status == 200 else {
+                guard body.count + bytes.count <= maxBody else { tooLarge = true; return false }
                 body.append(contentsOf: bytes)
                 return true
             }
@@ -332,6 +340,7 @@ public final class HTTPTransport: Sendable {
         }
         defer { curl_easy_cleanup(handle) }
         let sink = given ?? Sink()
+        sink.maxBody = configuration.maxResponseBytes
         let box = Unmanaged.passRetained(sink)
         defer { box.release() }
 
@@ -408,6 +417,9 @@ public final class HTTPTransport: Sendable {
                 _ = pcurl_setopt_pointer(handle, CURLOPT_HEADERDATA, box.toOpaque())
                 return curl_easy_perform(handle)
             }
+        }
+        if sink.tooLarge {
+            throw HTTPError(.badResponse, "the answer from \(baseURL) exceeds \(configuration.maxResponseBytes) bytes; refusing it (a misbehaving coordinator?)", request: request)
         }
         if sink.writeFailed {
             throw HTTPError(.io, "cannot write the download to disk: \(String(cString: strerror(errno))); check free space and permissions", request: request)

@@ -14,7 +14,9 @@ import Seal
 ///     insecure               true when join was told --insecure: plain http to another machine; every
 ///                            command that uses the link warns again
 ///
-/// plus the last round this client took part in, for `pclient federation status`. Written atomically.
+/// plus the last round this client took part in, for `pclient federation status`, the client's own
+/// privacy policy (`policy`, nil = `ClientPrivacyPolicy.standard`) and its own accountant of the
+/// rounds it revealed shares in (`ledger`). Written atomically.
 public struct CoordinatorLink: Codable, Sendable, Equatable {
     public var url: String
     public var clientID: String
@@ -25,10 +27,16 @@ public struct CoordinatorLink: Codable, Sendable, Equatable {
     public var lastRound: UInt64?
     /// One line about how the last round ended ("included, produced version 4", "dropped out: …").
     public var lastRoundResult: String?
+    /// What this client accepts of a round (nil in links written before it existed: the defaults).
+    public var policy: ClientPrivacyPolicy?
+    /// ε this client spent by its own count, charged at q = 1 before each reveal.
+    public var ledger: PrivacyLedger?
     /// PEM text, kept in the link (not a path) so it travels with the link in a bundle.
     public var caCertificate: String?
     /// nil (links written before it existed) reads as false: such a link's URL is checked again at every use.
     public var insecure: Bool?
+
+    public var effectivePolicy: ClientPrivacyPolicy { policy ?? .standard }
 
     public init(url: String, clientID: String, coordinatorKey: Data, lastManifestSequence: Int64,
                 enrolledAt: Date = Date(), name: String? = nil, caCertificate: String? = nil, insecure: Bool = false) {

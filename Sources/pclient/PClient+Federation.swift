@@ -7,6 +7,43 @@ import Seal
 import Transport
 import Vault
 
+/// The client's privacy policy (`ClientPrivacyPolicy`), shared by `join` and `federation policy`;
+/// an option left out keeps the current value (the defaults on a first join).
+struct PrivacyPolicyOptions: ParsableArguments {
+    @Option(help: "Refuse rounds whose sum would hold fewer participants than this (default \(ClientPrivacyPolicy.defaultMinimumCohort)).")
+    var minCohort: Int?
+    @Option(help: "Refuse rounds whose noise multiplier z is below this (default \(ClientPrivacyPolicy.defaultMinimumNoiseMultiplier)).")
+    var minNoise: Double?
+    @Option(help: "Refuse a round that costs more than this ε on its own, at q = 1 (default \(ClientPrivacyPolicy.defaultMaximumRoundEpsilon)).")
+    var maxRoundEpsilon: Double?
+    @Option(help: "Refuse a round that would bring this client's own ε past this total (default \(ClientPrivacyPolicy.defaultMaximumEpsilon)).")
+    var maxEpsilon: Double?
+
+    var isEmpty: Bool { minCohort == nil && minNoise == nil && maxRoundEpsilon == nil && maxEpsilon == nil }
+
+    func validate() throws {
+        if let minCohort, minCohort < 2 { throw ValidationError("Please give --min-cohort of at least 2.") }
+        for (flag, v) in [("--min-noise", minNoise), ("--max-round-epsilon", maxRoundEpsilon), ("--max-epsilon", maxEpsilon)] {
+            if let v, !(v > 0 && v.isFinite) { throw ValidationError("Please give a finite \(flag) > 0.") }
+        }
+    }
+
+    func applied(to current: ClientPrivacyPolicy) throws -> ClientPrivacyPolicy {
+        try ClientPrivacyPolicy(minimumNoiseMultiplier: minNoise ?? current.minimumNoiseMultiplier,
+                                maximumRoundEpsilon: maxRoundEpsilon ?? current.maximumRoundEpsilon,
+                                maximumEpsilon: maxEpsilon ?? current.maximumEpsilon,
+                                minimumCohort: minCohort ?? current.minimumCohort, delta: current.delta)
+    }
+}
+
+func describe(_ p: ClientPrivacyPolicy, ledger: PrivacyLedger?) -> [String] {
+    let spent = ledger?.epsilon(delta: p.delta) ?? 0
+    return [
+        "Privacy policy:   z ≥ \(p.minimumNoiseMultiplier), cohort ≥ \(p.minimumCohort), ε ≤ \(p.maximumRoundEpsilon) per round, ε ≤ \(p.maximumEpsilon) in total (δ = \(p.delta), q = 1)",
+        String(format: "Privacy spent:    ε = %.3g at δ = %.0e over %d rounds (this client's own count)", spent, p.delta, ledger?.roundsCharged ?? 0),
+    ]
+}
+
 extension PClient {
     struct Join: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -22,6 +59,7 @@ extension PClient {
         var name: String?
         @Flag(help: "Enroll again even though this home already joined a coordinator (replaces the pinned key).")
         var rejoin = false
+        @OptionGroup var policyOptions: PrivacyPolicyOptions
         @Option(help: "The coordinator's signing key in hex, from its operator (`pcoord key`): join fails if the coordinator answers with another.")
         var expectKey: String?
         @Option(help: "PEM file of the certificate authority (or the self-signed certificate) to trust for the coordinator's https, instead of the system's.")
@@ -64,9 +102,13 @@ extension PClient {
                 throw ExitCode(3)
             }
             let manifest = try response.manifest.open(coordinatorKey: response.coordinatorKey)
+            let existing = try CoordinatorLink.load(home)
             link.clientID = response.clientID
             link.coordinatorKey = response.coordinatorKey
             link.lastManifestSequence = manifest.sequence
+            // A rejoin keeps the policy and the privacy already spent.
+            link.ledger = existing?.ledger
+            link.policy = policyOptions.isEmpty ? existing?.policy : try policyOptions.applied(to: existing?.effectivePolicy ?? .standard)
             try link.save(home)
             let api = try CoordinatorClient(url: url, identity: unlocked.identity, configuration: configuration)
             try SharedAdapterStore.install(response.manifest, manifest: manifest, home: home, api: api) { print($0) }
@@ -77,6 +119,7 @@ extension PClient {
                 print("Pinned coordinator key \(link.keyFingerprint): compare it with the operator's (`pcoord key`) over another channel.")
             }
             print("Shared adapter: version \(manifest.sharedAdapterVersion)" + (manifest.baseName.map { " for base \($0)" } ?? "") + ".")
+            for line in describe(link.effectivePolicy, ledger: link.ledger) { print(line) }
         }
     }
 
@@ -152,7 +195,25 @@ extension PClient {
         static let configuration = CommandConfiguration(
             commandName: "federation",
             abstract: "The coordinator this home joined and the shared adapter it holds.",
-            subcommands: [Status.self])
+            subcommands: [Status.self, Policy.self])
+
+        struct Policy: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Show or change what this client accepts of a round: minimum noise, cohort and ε limits (no passphrase needed).")
+
+            @OptionGroup var homeOptions: HomeOptions
+            @OptionGroup var policyOptions: PrivacyPolicyOptions
+
+            func run() throws {
+                let home = homeOptions.clientHome
+                var link = try CoordinatorLink.require(home)
+                if !policyOptions.isEmpty {
+                    link.policy = try policyOptions.applied(to: link.effectivePolicy)
+                    try link.save(home)
+                }
+                for line in describe(link.effectivePolicy, ledger: link.ledger) { print(line) }
+            }
+        }
 
         struct Status: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -177,6 +238,7 @@ extension PClient {
                     print("Shared adapter:   none yet (the coordinator has no base published)")
                 }
                 print("Last round:       \(link.lastRoundResult ?? "none")")
+                for line in describe(link.effectivePolicy, ledger: link.ledger) { print(line) }
             }
         }
     }

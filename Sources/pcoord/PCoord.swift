@@ -49,7 +49,7 @@ extension PCoord {
         @Option(help: "Targets of the shared adapter, comma-separated among q,k,v,o,gate,up,down.") var targets = "q,v"
         @Option(help: "Seed of the shared adapter's frozen A matrices (random when omitted).") var seed: UInt64?
         @Option(help: "Clients sampled per round.") var clientsPerRound = 4
-        @Option(help: "Minimum clients: the SecAgg threshold and the fewest survivors of any stage.") var minClients = 3
+        @Option(help: "Minimum clients: the fewest survivors of any stage; the SecAgg threshold is max(this, ⌊sampled/2⌋ + 1).") var minClients = 3
         @Option(help: "Seconds each stage stays open at most.") var stageTimeout = 120.0
         @Option(help: "Local training steps per round.") var localSteps = 10
         @Option(help: "Client learning rate.") var lr = 1e-3
@@ -66,6 +66,8 @@ extension PCoord {
         @Option(help: "Seconds to wait for a full sample once the minimum is available.") var sampleWait = 30.0
         @Option(help: "SecAgg+: neighbours k of each participant (even; 0 = the complete graph of SecAgg).") var neighbours = 0
         @Option(help: "SecAgg+: shares needed within a neighbourhood (default ⌊k/2⌋ + 1).") var neighbourThreshold: Int?
+        @Option(help: "Suspend a client from sampling once it was excluded for a refused message in this many rounds (0 = never).")
+        var suspendAfter = CoordinatorSettings.defaultSuspendAfterExclusions
 
         func run() async throws {
             try await reporting {
@@ -79,7 +81,8 @@ extension PCoord {
                                         neighbours: neighbours == 0 ? nil : neighbours, neighbourThreshold: neighbourThreshold)
                 guard noise > 0 else { throw ValidationError("--noise must be positive: the accountant needs a noise multiplier.") }
                 let settings = try CoordinatorSettings(sharedAdapter: spec, round: round, epsilonBudget: epsilonBudget, delta: delta,
-                                                       availabilityWindow: availability, sampleWait: sampleWait)
+                                                       availabilityWindow: availability, sampleWait: sampleWait,
+                                                       suspendAfterExclusions: suspendAfter)
                 try Coordinator.initialise(directory: directory.path, settings: settings)
                 let c = try Coordinator(directory: directory.path)
                 print("Initialised \(directory.path)")

@@ -8,17 +8,22 @@ import Transport
 import Vault
 
 enum FederatedTestFixtures {
-    static func roundConfig(stageTimeout: Double = 30) throws -> RoundConfig {
+    /// z = 1e-7: noise far below the 2^-16 rounding the tests allow for, but not zero (a client's
+    /// policy refuses rounds without noise; `permissivePolicy` accepts this one).
+    static func roundConfig(stageTimeout: Double = 30, noise: Double = 1e-7) throws -> RoundConfig {
         RoundConfig(clientsPerRound: 4, minimumClients: 2, stageTimeout: stageTimeout, localSteps: 1, learningRate: 1e-3,
-                    maxSequence: 64, dp: try DistributedGaussian(clipNorm: 10, noiseMultiplier: 0, minimumClients: 2),
+                    maxSequence: 64, dp: try DistributedGaussian(clipNorm: 10, noiseMultiplier: noise, minimumClients: 2),
                     codec: try FixedPointCodec(range: 16, scaleBits: 16, maxSummands: 8), strategy: "fedavg", serverLearningRate: 1)
     }
 
+    static let permissivePolicy = try! ClientPrivacyPolicy(minimumNoiseMultiplier: 1e-7, maximumRoundEpsilon: 1e300,
+                                                           maximumEpsilon: 1e300, minimumCohort: 2)
+
     static func manifest(sequence: Int64, spec: SharedAdapterSpec, dims: BaseDimensions, version: Int, blob: BlobRef?,
-                         stageTimeout: Double = 30) throws -> Manifest {
+                         stageTimeout: Double = 30, noise: Double = 1e-7) throws -> Manifest {
         Manifest(sequence: sequence, issuedAt: Date(timeIntervalSince1970: 1_800_000_000), base: nil, baseName: "tiny",
                  baseDimensions: dims, sharedAdapter: spec, sharedAdapterVersion: version, sharedAdapterBlob: blob,
-                 round: try roundConfig(stageTimeout: stageTimeout),
+                 round: try roundConfig(stageTimeout: stageTimeout, noise: noise),
                  privacy: PrivacyReport(epsilonSpent: 0, delta: 1e-5, epsilonBudget: 8, roundsAccounted: 0))
     }
 }
@@ -53,12 +58,20 @@ final class LocalCoordinator: @unchecked Sendable {
     private var summary: RoundSummary?
     private var parameters: SecAggParameters
 
-    init(participants: [Identity], stageTimeout: Double) throws {
+    let noise: Double
+    /// The key round statements are signed with: the pinned `key`, or another one to play a
+    /// network attacker who rewrites them.
+    private let statementKeyOverride: Identity?
+    var statementKey: Identity { statementKeyOverride ?? key }
+
+    init(participants: [Identity], stageTimeout: Double, noise: Double = 1e-7, statementKey: Identity? = nil) throws {
+        statementKeyOverride = statementKey
         spec = try SharedAdapterSpec(rank: 2, alpha: 4, targets: ["q", "v"], seed: 11)
         self.stageTimeout = stageTimeout
+        self.noise = noise
         vector = [Float](repeating: 0, count: spec.vectorLength(dims))
         signed = try SignedManifest.sign(FederatedTestFixtures.manifest(sequence: 1, spec: spec, dims: dims, version: 0, blob: nil,
-                                                                        stageTimeout: stageTimeout), with: key)
+                                                                        stageTimeout: stageTimeout, noise: noise), with: key)
         var list: [ParticipantEntry] = []
         for (i, p) in participants.enumerated() {
             let id = ParticipantID(i + 1)
@@ -67,7 +80,8 @@ final class LocalCoordinator: @unchecked Sendable {
         }
         entries = list
         expected = Set(list.map(\.id))
-        parameters = SecAggParameters(round: round, threshold: 2, vectorLength: vector.count)
+        // A strict majority, as pcoord chooses it (clients refuse 2t ≤ |U1|).
+        parameters = SecAggParameters(round: round, threshold: max(2, list.count / 2 + 1), vectorLength: vector.count)
         server = try SecAggServer(parameters: parameters, identities: Dictionary(uniqueKeysWithValues: list.map { ($0.id, $0.identity) }))
     }
 
@@ -106,7 +120,7 @@ final class LocalCoordinator: @unchecked Sendable {
                 let ref = BlobRef(sha256: SHA256.hex(blob), size: Int64(blob.count))
                 blobs[ref.sha256] = blob
                 signed = try SignedManifest.sign(FederatedTestFixtures.manifest(sequence: sequence, spec: spec, dims: dims, version: version,
-                                                                                blob: ref, stageTimeout: stageTimeout), with: key)
+                                                                                blob: ref, stageTimeout: stageTimeout, noise: noise), with: key)
                 stage = .completed
                 summary = RoundSummary(round: round, stage: .completed, sampled: entries.count, included: included,
                                        resultVersion: version, abortReason: nil, privacy: nil)
@@ -154,11 +168,12 @@ final class LocalCoordinator: @unchecked Sendable {
                 RoundStatus(round: c.round, stage: c.stage, deadline: c.opened.addingTimeInterval(c.stageTimeout),
                             participant: try c.id(identity), parameters: c.parameters, adapterVersion: 0,
                             submitted: c.submitted.contains(try c.id(identity)), participants: c.entries, manifestSequence: c.sequence)
+                    .signed(by: c.statementKey, client: identity.publicKeys.signing)
             }
         }
 
         func advertiseKeys(_ m: AdvertiseKeys) throws { try submit(.advertiseKeys) { s, _ in try s.receive(m) } }
-        func fetchRoster(round: UInt64) throws -> KeyRoster? { try locked { $0.stage == .shareKeys ? $0.roster : nil } }
+        func fetchRoster(round: UInt64) throws -> KeyRoster? { try locked { $0.stage == .shareKeys ? $0.roster?.signed(by: $0.statementKey) : nil } }
         func shareKeys(_ m: ShareKeys) throws { try submit(.shareKeys) { s, _ in try s.receive(m) } }
         func fetchShares(round: UInt64) throws -> SharesForYou? {
             try locked { c in
@@ -168,9 +183,13 @@ final class LocalCoordinator: @unchecked Sendable {
             }
         }
         func maskedInput(_ m: MaskedInput) throws -> Int { try submit(.maskedInput) { s, _ in try s.receive(m) }; return m.words.count }
-        func fetchSurvivors(round: UInt64) throws -> SurvivorList? { try locked { $0.stage == .consistencyCheck ? $0.survivorList : nil } }
+        func fetchSurvivors(round: UInt64) throws -> SurvivorList? {
+            try locked { $0.stage == .consistencyCheck ? $0.survivorList?.signed(by: $0.statementKey) : nil }
+        }
         func consistency(_ m: ConsistencySignature) throws { try submit(.consistencyCheck) { s, _ in try s.receive(m) } }
-        func fetchUnmaskRequest(round: UInt64) throws -> UnmaskRequest? { try locked { $0.stage == .unmasking ? $0.unmaskRequest : nil } }
+        func fetchUnmaskRequest(round: UInt64) throws -> UnmaskRequest? {
+            try locked { $0.stage == .unmasking ? $0.unmaskRequest?.signed(by: $0.statementKey) : nil }
+        }
         func unmask(_ m: UnmaskResponse) throws { try submit(.unmasking) { s, _ in try s.receive(m) } }
         func summary(round: UInt64) throws -> RoundSummary {
             try locked { c in
@@ -209,14 +228,18 @@ final class Collected: @unchecked Sendable {
 
 struct FederatedParticipantTests {
     /// Runs `count` participants on their own threads against one in-process coordinator.
-    func runRound(count: Int, failing: Set<Int> = [], stageTimeout: Double) throws -> (LocalCoordinator, [Int: RoundOutcome], [ClientHome]) {
+    func runRound(count: Int, failing: Set<Int> = [], stageTimeout: Double, noise: Double = 1e-7,
+                  policy: ClientPrivacyPolicy? = FederatedTestFixtures.permissivePolicy,
+                  statementKey: Identity? = nil) throws -> (LocalCoordinator, [Int: RoundOutcome], [ClientHome]) {
         let identities = (0..<count).map { _ in Identity.generate() }
-        let coordinator = try LocalCoordinator(participants: identities, stageTimeout: stageTimeout)
+        let coordinator = try LocalCoordinator(participants: identities, stageTimeout: stageTimeout, noise: noise, statementKey: statementKey)
         let homes = (0..<count).map { _ in ClientHome(path: temporaryFolder("fed")) }
         for home in homes {
             try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
-            try CoordinatorLink(url: "http://127.0.0.1:1", clientID: "c", coordinatorKey: coordinator.key.publicKeys.signing,
-                                lastManifestSequence: 0).save(home)
+            var link = CoordinatorLink(url: "http://127.0.0.1:1", clientID: "c", coordinatorKey: coordinator.key.publicKeys.signing,
+                                       lastManifestSequence: 0)
+            link.policy = policy
+            try link.save(home)
         }
         let results = Collected()
         let group = DispatchGroup()
@@ -239,6 +262,52 @@ struct FederatedParticipantTests {
         }
         #expect(group.wait(timeout: .now() + 60) == .success)
         return (coordinator, results.all, homes)
+    }
+
+    /// Issue 16, item 2: the manifest's noise is the coordinator's word. A coordinator that sets
+    /// z = 0.01 against the clients' default policy (z ≥ 1, cohort ≥ 5) gets no message at all:
+    /// every client drops out before advertising keys, with the policy named in its reason.
+    @Test func clientPolicyRefusesWeakNoiseBeforeRevealingAnything() throws {
+        let (coordinator, outcomes, homes) = try runRound(count: 3, stageTimeout: 1, noise: 0.01, policy: nil)
+        defer { for h in homes { try? FileManager.default.removeItem(atPath: h.path) } }
+        #expect(coordinator.outcome?.stage != .completed)
+        for k in 1...3 {
+            let o = try #require(outcomes[k])
+            #expect(!o.included && o.lastStage == nil)
+            #expect(o.reason?.contains("privacy policy refuses the round: noise multiplier 0.01 below the minimum 1.0") == true)
+        }
+        for home in homes { #expect(try CoordinatorLink.require(home).ledger == nil) }
+    }
+
+    /// Issue 16, item 7 (signing): round statuses signed by a key other than the pinned one (a
+    /// network attacker rewriting the parameters, or a coordinator whose key changed) are refused
+    /// before the client sends anything.
+    @Test func roundStatementsMustBeSignedByThePinnedKey() throws {
+        let (coordinator, outcomes, homes) = try runRound(count: 3, stageTimeout: 1, statementKey: Identity.generate())
+        defer { for h in homes { try? FileManager.default.removeItem(atPath: h.path) } }
+        #expect(coordinator.outcome?.stage != .completed)
+        for k in 1...3 {
+            let o = try #require(outcomes[k])
+            #expect(o.lastStage == nil)
+            #expect(o.reason?.contains("round status does not verify under the pinned key") == true, "\(o.reason ?? "")")
+        }
+    }
+
+    /// Issue 16, items 2 and 3: each client charges its own accountant at q = 1 before it reveals
+    /// its shares, and keeps it in the link.
+    @Test func clientChargesItsOwnLedgerAtQOne() throws {
+        let (coordinator, outcomes, homes) = try runRound(count: 3, stageTimeout: 20)
+        defer { for h in homes { try? FileManager.default.removeItem(atPath: h.path) } }
+        #expect(coordinator.outcome?.stage == .completed)
+        #expect(outcomes.values.allSatisfy { $0.included })
+        var expected = RDPAccountant()
+        // t = 2 of n_min = 2: the sum carries z at the least.
+        expected.record(samplingRate: 1, noiseMultiplier: 1e-7)
+        for home in homes {
+            let ledger = try #require(try CoordinatorLink.require(home).ledger)
+            #expect(ledger.roundsCharged == 1 && ledger.lastRound == 1)
+            #expect(ledger.accountant == expected)
+        }
     }
 
     @Test func threeParticipantsCompleteARoundAndInstallTheAverage() throws {
@@ -294,4 +363,84 @@ struct FederatedParticipantTests {
         #expect(link.lastManifestSequence == 6)
         #expect(link.keyFingerprint.count == 39)
     }
+
+    /// Issue 16, item 8: a coordinator (signing with the pinned key) serves manifests whose numbers
+    /// used to crash the client after being saved: scaleBits = 62 (overflows 1 << k), a rank or
+    /// dimensions whose product traps in `vectorLength`, a vector of 2^40 values, a negative
+    /// timeout. Each is refused with an error naming the field, and the saved link is byte for byte
+    /// what it was.
+    @Test func manifestsWithOutOfBoundNumbersAreRefusedAndTheLinkIsUnchanged() throws {
+        let key = Identity.generate()
+        let spec = try SharedAdapterSpec(rank: 2, alpha: 4, targets: ["q"], seed: 1)
+        let dims = BaseDimensions(blocks: 1, embedding: 8, keyValue: 4, feedForward: 16)
+        let good = try FederatedTestFixtures.manifest(sequence: 6, spec: spec, dims: dims, version: 0, blob: nil)
+        let home = ClientHome(path: temporaryFolder("manifest-bounds"))
+        defer { try? FileManager.default.removeItem(atPath: home.path) }
+        try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
+        try CoordinatorLink(url: "http://127.0.0.1:1", clientID: "c", coordinatorKey: key.publicKeys.signing, lastManifestSequence: 5).save(home)
+        let saved = try Data(contentsOf: URL(fileURLWithPath: CoordinatorLink.path(home)))
+
+        /// The good manifest with one JSON field replaced, signed by the pinned key.
+        func tampered(_ edit: (inout [String: Any]) -> Void) throws -> SignedManifest {
+            var json = try JSONSerialization.jsonObject(with: WireCoding.encoder().encode(good)) as! [String: Any]
+            edit(&json)
+            let bytes = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+            return SignedManifest(manifest: bytes, signature: Data(key.sign(SignedManifest.signedBytes(bytes))))
+        }
+        func nested(_ json: inout [String: Any], _ path: [String], _ value: Any) {
+            if path.count == 1 { json[path[0]] = value; return }
+            var inner = json[path[0]] as! [String: Any]
+            nested(&inner, Array(path.dropFirst()), value)
+            json[path[0]] = inner
+        }
+        let cases: [([String], Any, String)] = [
+            (["round", "codec", "scaleBits"], 62, "fixed-point scale"),
+            (["sharedAdapter", "rank"], 1_000_000_000, "rank"),
+            (["baseDimensions", "embedding"], Int.max / 2, "embedding width"),
+            (["baseDimensions", "blocks"], 1_000, "values, over"),
+            (["round", "stageTimeout"], -1, "stage timeout"),
+            (["round", "clientsPerRound"], 1_000_000, "clients per round"),
+            (["round", "dp", "noiseMultiplier"], -1, "noise multiplier"),
+        ]
+        for (path, value, words) in cases {
+            var mutated = try tampered { nested(&$0, path, value) }
+            if path == ["baseDimensions", "blocks"] {   // 1000 blocks × 2^17 wide × rank 256: 2^35 values
+                mutated = try tampered {
+                    nested(&$0, ["baseDimensions", "embedding"], 1 << 17)
+                    nested(&$0, ["sharedAdapter", "rank"], 256)
+                    nested(&$0, path, value)
+                }
+            }
+            let participant = FederatedParticipant(api: ManifestOnlyAPI(signed: mutated), home: home, identity: Identity.generate(),
+                                                   link: try CoordinatorLink.require(home), provider: FixedUpdate(k: 1))
+            #expect(throws: FederationError.self, "\(path) = \(value)") { try participant.refreshManifest() }
+            do { try participant.refreshManifest() } catch let e as FederationError {
+                #expect(e.code == .invalidArgument && e.message.contains(words) && e.message.contains("Nothing was saved"), "\(e.message)")
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: CoordinatorLink.path(home))) == saved)
+        }
+        // The untouched manifest passes.
+        let participant = FederatedParticipant(api: ManifestOnlyAPI(signed: try tampered { _ in }), home: home, identity: Identity.generate(),
+                                               link: try CoordinatorLink.require(home), provider: FixedUpdate(k: 1))
+        #expect(try participant.refreshManifest().sequence == 6)
+    }
+}
+
+/// A coordinator that only serves one signed manifest.
+struct ManifestOnlyAPI: CoordinatorAPI {
+    let signed: SignedManifest
+    struct Unsupported: Error {}
+    func manifest() throws -> SignedManifest { signed }
+    func roundStatus() throws -> RoundStatus { throw Unsupported() }
+    func advertiseKeys(_ m: AdvertiseKeys) throws { throw Unsupported() }
+    func fetchRoster(round: UInt64) throws -> KeyRoster? { throw Unsupported() }
+    func shareKeys(_ m: ShareKeys) throws { throw Unsupported() }
+    func fetchShares(round: UInt64) throws -> SharesForYou? { throw Unsupported() }
+    func maskedInput(_ m: MaskedInput) throws -> Int { throw Unsupported() }
+    func fetchSurvivors(round: UInt64) throws -> SurvivorList? { throw Unsupported() }
+    func consistency(_ m: ConsistencySignature) throws { throw Unsupported() }
+    func fetchUnmaskRequest(round: UInt64) throws -> UnmaskRequest? { throw Unsupported() }
+    func unmask(_ m: UnmaskResponse) throws { throw Unsupported() }
+    func summary(round: UInt64) throws -> RoundSummary { throw Unsupported() }
+    func download(_ blob: BlobRef, to destination: String, progress: ((Int64, Int64?) -> Void)?) throws { throw Unsupported() }
 }

@@ -44,6 +44,25 @@ struct HTTPTransportTests {
         #expect(sleeps.recorded.isEmpty, "a transfer that moved bytes resumes at once")
     }
 
+    /// Issue 16, item 8: a server (a compromised coordinator) that answers with an endless body
+    /// cannot make the client allocate without limit: past `maxResponseBytes` the transfer is cut
+    /// and the request fails with a clear error, without retries.
+    @Test func anAnswerOverTheSizeLimitIsRefused() throws {
+        let content = Self.blob(300_000)
+        let server = try HTTPTestServer { request, _ in .blob(content, request: request) }
+        defer { server.stop() }
+        var configuration = fastRetries()
+        configuration.maxResponseBytes = 100_000
+        let transport = try HTTPTransport(baseURL: server.url, identity: nil, configuration: configuration)
+        do {
+            _ = try transport.get("/v1/manifest", as: SignedManifest.self, signed: false)
+            Issue.record("an answer of 300 000 bytes must be refused at 100 000")
+        } catch let e as HTTPError {
+            #expect(e.kind == .badResponse && e.message.contains("exceeds 100000 bytes"), "\(e)")
+        }
+        #expect(server.requests.count == 1)
+    }
+
     @Test func aPartFileLeftByAnInterruptedRunIsContinued() throws {
         let content = Self.blob(50_000)
         let server = try HTTPTestServer { request, _ in .blob(content, request: request) }

@@ -45,6 +45,7 @@ struct RoundOutcome {
     var included: [ParticipantID] = []
     var sum: [UInt32] = []
     var responses: [ParticipantID: UnmaskResponse] = [:]
+    var signatures: [ConsistencySignature] = []
 }
 
 /// Runs a whole round in memory. A client in `dropBefore[stage]` sends nothing from that stage on
@@ -91,6 +92,7 @@ func runRound(parameters: SecAggParameters, clients: [ClientSetup], dropBefore: 
         try server.receive(try states[id]!.consistencyCheck(list))
     }
     let request = try server.closeConsistencyCheck()
+    outcome.signatures = request.signatures
     for s in request.signatures where active(4).contains(s.sender) {
         let response = try states[s.sender]!.unmask(request)
         outcome.responses[s.sender] = response

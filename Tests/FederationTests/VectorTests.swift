@@ -104,7 +104,10 @@ struct ShamirVector: Codable, Equatable {
 
 struct SecAggRoundVector: Codable, Equatable {
     struct Keys: Codable, Equatable { var id: ParticipantID; var encryptionKey: String; var maskingKey: String }
-    struct Words: Codable, Equatable { var id: ParticipantID; var words: [UInt32] }
+    struct Words: Codable, Equatable {
+        var id: ParticipantID; var words: [UInt32]
+        struct Signature: Codable, Equatable { var id: ParticipantID; var signature: String }
+    }
     struct Round: Codable, Equatable {
         var description: String
         var parameters: SecAggParameters
@@ -114,9 +117,31 @@ struct SecAggRoundVector: Codable, Equatable {
         var advertisedKeys: [Keys]
         var maskedInputs: [Words]
         var survivors: [ParticipantID]
+        /// H(U1) = BLAKE2b-256 of the v2 roster transcript (PROTOCOL.md §1.7 stage 3), hex.
+        var rosterHash: String
+        /// Each signer's Ed25519 signature (deterministic) of the v2 survivor transcript, hex.
+        var consistencySignatures: [Words.Signature]
         var sum: [UInt32]
     }
     var description = "Full SecAgg rounds, 3 clients, t = 2, every random draw from ChaChaRandom(rngSeed) in the order PROTOCOL.md gives"
+
+    /// The roster hash and the survivor transcript, written out from PROTOCOL.md independently of `Federation`.
+    static func rosterHash(_ keys: [Keys]) throws -> [UInt8] {
+        var t = lengthPrefixed(Array("pllm.secagg.v2.roster".utf8)) + be(UInt32(keys.count))
+        for k in keys.sorted(by: { $0.id < $1.id }) {
+            t += be(k.id) + lengthPrefixed(try Hex.decode(k.encryptionKey)) + lengthPrefixed(try Hex.decode(k.maskingKey))
+        }
+        return Blake2b.hash(t, outputByteCount: 32)
+    }
+
+    static func survivorTranscript(_ p: SecAggParameters, rosterHash: [UInt8], survivors: [ParticipantID]) -> [UInt8] {
+        lengthPrefixed(Array("pllm.secagg.v2.survivors".utf8)) + be(p.round) + be(UInt32(p.threshold)) + be(UInt32(p.vectorLength))
+            + be(UInt32(p.graph?.degree ?? 0)) + lengthPrefixed(p.graph?.seed ?? []) + be(UInt32(p.graph?.threshold ?? 0))
+            + lengthPrefixed(rosterHash) + be(UInt32(survivors.count)) + survivors.flatMap { be($0) }
+    }
+
+    static func be<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+    static func lengthPrefixed(_ b: [UInt8]) -> [UInt8] { be(UInt32(b.count)) + b }
     var rounds: [Round]
 
     static func compute() throws -> Self {
@@ -128,14 +153,17 @@ struct SecAggRoundVector: Codable, Equatable {
             let parameters = SecAggParameters(round: 42, threshold: 2, vectorLength: 8)
             let outcome = try runRound(parameters: parameters, clients: clients, dropBefore: dropBefore)
             precondition(outcome.sum == plainSum(clients, of: outcome.included))
+            let keys = outcome.advertisements.keys.sorted().map {
+                Keys(id: $0, encryptionKey: Hex.encode(outcome.advertisements[$0]!.encryptionKey),
+                     maskingKey: Hex.encode(outcome.advertisements[$0]!.maskingKey))
+            }
             return Round(description: description, parameters: parameters, clients: clients,
                          dropBefore: Dictionary(uniqueKeysWithValues: dropBefore.map { (String($0.key), $0.value.sorted()) }),
-                         advertisedKeys: outcome.advertisements.keys.sorted().map {
-                             Keys(id: $0, encryptionKey: Hex.encode(outcome.advertisements[$0]!.encryptionKey),
-                                  maskingKey: Hex.encode(outcome.advertisements[$0]!.maskingKey))
-                         },
+                         advertisedKeys: keys,
                          maskedInputs: outcome.maskedInputs.keys.sorted().map { Words(id: $0, words: outcome.maskedInputs[$0]!) },
-                         survivors: outcome.included, sum: outcome.sum)
+                         survivors: outcome.included, rosterHash: Hex.encode(try rosterHash(keys)),
+                         consistencySignatures: outcome.signatures.map { Words.Signature(id: $0.sender, signature: Hex.encode($0.signature)) },
+                         sum: outcome.sum)
         }
         return Self(rounds: [
             try round("Client 3 vanishes after sending its masked input: its input counts, its self mask is rebuilt from the shares of 1 and 2.",
@@ -209,6 +237,14 @@ struct SecAggRoundVector: Codable, Equatable {
             #expect(outcome.sum == round.sum)
             #expect(round.sum == plainSum(round.clients, of: round.survivors))
             #expect(round.maskedInputs.allSatisfy { outcome.maskedInputs[$0.id] == $0.words })
+            // The v2 survivor signatures verify over the transcript written out independently.
+            #expect(round.rosterHash == Hex.encode(try SecAggRoundVector.rosterHash(round.advertisedKeys)))
+            let transcript = SecAggRoundVector.survivorTranscript(round.parameters, rosterHash: try Hex.decode(round.rosterHash), survivors: round.survivors)
+            #expect(!round.consistencySignatures.isEmpty)
+            for s in round.consistencySignatures {
+                let identity = try round.clients.first { $0.id == s.id }!.identity()
+                #expect(identity.publicKeys.verify(signature: Data(try Hex.decode(s.signature)), for: transcript))
+            }
         }
     }
 }

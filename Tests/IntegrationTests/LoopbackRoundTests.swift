@@ -64,15 +64,17 @@ final class ScriptedAPI: CoordinatorAPI, @unchecked Sendable {
         if mode == .vanishAfterMaskedInput { vanish() }
         return n
     }
-    func fetchSurvivors(round: UInt64) throws -> SurvivorList? {
+    func fetchSurvivors(round: UInt64) throws -> SurvivorList? { try check(); return try inner.fetchSurvivors(round: round) }
+    /// The liar sends a consistency signature that is not over the list the server sent (its
+    /// bytes altered): the server must refuse it. (Rewriting the survivor list on the way in no
+    /// longer works: the list is signed by the coordinator and the client checks it.)
+    func consistency(_ m: ConsistencySignature) throws {
         try check()
-        guard let list = try inner.fetchSurvivors(round: round) else { return nil }
-        guard mode == .lieInConsistency else { return list }
-        let mine = lock.withLock { me }
-        guard let victim = list.survivors.first(where: { $0 != mine }) else { return list }
-        return SurvivorList(round: list.round, survivors: list.survivors.filter { $0 != victim })
+        guard mode == .lieInConsistency else { return try inner.consistency(m) }
+        var forged = [UInt8](m.signature)
+        forged[0] ^= 1
+        try inner.consistency(ConsistencySignature(round: m.round, sender: m.sender, signature: Data(forged)))
     }
-    func consistency(_ m: ConsistencySignature) throws { try check(); try inner.consistency(m) }
     func fetchUnmaskRequest(round: UInt64) throws -> UnmaskRequest? { try check(); return try inner.fetchUnmaskRequest(round: round) }
     func unmask(_ m: UnmaskResponse) throws { try check(); try inner.unmask(m) }
     func summary(round: UInt64) throws -> RoundSummary { try check(); return try inner.summary(round: round) }
@@ -123,7 +125,8 @@ func enrolledParticipants<API: CoordinatorAPI>(server: CoordinatorProcess, token
         let response = try CoordinatorClient.enroll(url: server.url, token: token, identity: identity, name: "c\(i)")
         let home = ClientHome(path: dir + "/client\(i)")
         try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
-        let link = CoordinatorLink(url: server.url, clientID: response.clientID, coordinatorKey: response.coordinatorKey, lastManifestSequence: 0)
+        var link = CoordinatorLink(url: server.url, clientID: response.clientID, coordinatorKey: response.coordinatorKey, lastManifestSequence: 0)
+        link.policy = integrationPolicy
         let api = wrap(try CoordinatorClient(url: server.url, identity: identity))
         let p = FederatedParticipant(api: api, home: home, identity: identity, link: link, provider: SeededUpdates(index: i))
         p.pollInterval = 0.2

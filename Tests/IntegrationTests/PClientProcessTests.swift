@@ -61,7 +61,9 @@ func runTool(_ binary: String, _ args: [String], env: [String: String] = [:], ch
             let lines = (0..<6).map { "{\"text\": \"Note \($0) of client \(i): I always write \(canary) in my letters, then sign with love.\"}" }
             try lines.joined(separator: "\n").write(toFile: dir + "/mem\(i).jsonl", atomically: true, encoding: .utf8)
             try runTool(pclient, ["memory", "import", "--tier", "long", dir + "/mem\(i).jsonl"], env: e)
-            try runTool(pclient, ["join", server.url, "--token", tokens[i], "--name", "p\(i)"], env: e)
+            // The test coordinator's z = 1e-6 and small cohorts are far below a client's default policy.
+            try runTool(pclient, ["join", server.url, "--token", tokens[i], "--name", "p\(i)", "--min-cohort", "2", "--min-noise", "1e-6",
+                                  "--max-round-epsilon", "1e300", "--max-epsilon", "1e300"], env: e)
         }
         // All clients sync at once, each a process of its own.
         var procs: [(Process, Pipe)] = []

@@ -77,6 +77,9 @@ func integrationSettings(clients: Int, minimum: Int, stageTimeout: Double) throw
                                    availabilityWindow: 120, sampleWait: 2, skewWindow: 300)
 }
 
+/// A client policy that accepts `integrationSettings` (z = 1e-6, cohorts of 2): far below the defaults.
+let integrationPolicy = try! ClientPrivacyPolicy(minimumNoiseMultiplier: 1e-6, maximumRoundEpsilon: 1e300, maximumEpsilon: 1e300, minimumCohort: 2)
+
 /// A `pcoord serve` child process on 127.0.0.1:port. `kill9()` ends it as a crash would.
 final class CoordinatorProcess {
     let directory: String
