@@ -118,7 +118,8 @@ public final class MemoryStore: Sendable {
     /// 1. assistant turns stored as chat items become replies; notes get their frame key.
     /// 2. the search index keeps each item's distinct tokens in sorted order, stop words out
     ///    (it kept every token in text order, repeats and stop words included: a word-level
-    ///    substitution cipher open to n-gram analysis); the rewritten pages are wiped.
+    ///    substitution cipher open to n-gram analysis); the rewritten pages are wiped; the id
+    ///    counter starts at the largest id present.
     private func migrateContent() throws {
         let done = try read { db in try counter(db, "content-version") }
         if done < 1 { try migrateRepliesAndFrames() }
@@ -137,6 +138,8 @@ public final class MemoryStore: Sendable {
                 }
             }
             try db.execute(sql: "INSERT INTO item_fts(item_fts) VALUES('optimize')")
+            // New ids continue past every id given so far (`ItemIDs`), from now on even after the newest is forgotten.
+            try ItemIDs(db, self).recordLast(db, self)
             try setCounter(db, "content-version", 2)
         }
         try compact()
@@ -430,6 +433,11 @@ public final class MemoryStore: Sendable {
 
         func record(_ db: Database, _ store: MemoryStore) throws {
             guard last != first else { return }
+            try store.setCounter(db, "last-item-id", Int(last))
+        }
+
+        /// Records the largest id given so far, even when no id was taken (a store from before the counter).
+        func recordLast(_ db: Database, _ store: MemoryStore) throws {
             try store.setCounter(db, "last-item-id", Int(last))
         }
     }

@@ -96,4 +96,23 @@ import Testing
             #expect(e.code == .corrupt)
         }
     }
+
+    /// A store from before the id counter (the found case: an older home, its newest note forgotten
+    /// with the new build, then a new note) continues past the forgotten id too.
+    @Test func aStoreFromBeforeTheCounterDoesNotReuseItsNewestId() throws {
+        let f = try StoreFixture(); defer { f.remove() }
+        var newest: Int64 = 0
+        do {
+            let store = try f.open()
+            _ = try store.add(note("my sister lives in Lisbon"))
+            newest = try store.add(note("the locker code at the gym is 4512"))
+            try store.write { db in
+                try db.execute(sql: "DELETE FROM meta WHERE key = 'last-item-id'")
+                try store.setCounter(db, "content-version", 1)
+            }
+        }
+        let store = try f.open()
+        try store.forget([newest])
+        #expect(try store.add(note("the bike lock code is 1234")) > newest)
+    }
 }
