@@ -139,7 +139,7 @@ public final class MemoryStore: Sendable {
             }
             try db.execute(sql: "INSERT INTO item_fts(item_fts) VALUES('optimize')")
             // New ids continue past every id given so far (`ItemIDs`), from now on even after the newest is forgotten.
-            try ItemIDs(db, self).recordLast(db, self)
+            try ItemIDs(db, self).record(db, self)
             try setCounter(db, "content-version", 2)
         }
         try compact()
@@ -418,12 +418,10 @@ public final class MemoryStore: Sendable {
     /// `record` saves the counter before the transaction commits.
     struct ItemIDs {
         private var last: Int64
-        private let first: Int64
 
         init(_ db: Database, _ store: MemoryStore) throws {
             let largest = try Int64.fetchOne(db, sql: "SELECT IFNULL(MAX(id), 0) FROM item") ?? 0
             last = max(largest, Int64(try store.counter(db, "last-item-id")))
-            first = last
         }
 
         mutating func take() -> Int64 {
@@ -431,13 +429,8 @@ public final class MemoryStore: Sendable {
             return last
         }
 
+        /// Records the largest id given so far (also when none was taken here: a store from before the counter).
         func record(_ db: Database, _ store: MemoryStore) throws {
-            guard last != first else { return }
-            try store.setCounter(db, "last-item-id", Int(last))
-        }
-
-        /// Records the largest id given so far, even when no id was taken (a store from before the counter).
-        func recordLast(_ db: Database, _ store: MemoryStore) throws {
             try store.setCounter(db, "last-item-id", Int(last))
         }
     }
